@@ -1,0 +1,59 @@
+"""Chest X-ray datasets behind one interface (``CXRDataset``), plus image and split helpers.
+
+Importing this package does not import TensorFlow or the phantom renderer; each loader lives
+in its own module and is imported here lazily on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from cxr_keras.data.base import CXRDataset, DatasetError
+from cxr_keras.data.images import decode_image, save_png, to_uint8
+from cxr_keras.data.splits import (
+    check_no_patient_overlap,
+    patient_split,
+    read_manifest,
+    write_manifest,
+)
+
+_LAZY = {
+    "KermanyDataset": "kermany",
+    "PneumoniaMNISTDataset": "pneumoniamnist",
+    "NIHChestXray14Dataset": "nih",
+    "SALEHINEJAD_CLASSES": "nih",
+    "NG_GUBBI_CLASSES": "nih",
+    "CovidChestXrayDataset": "covid",
+    "FolderDataset": "folder",
+    "DavoodiCovidDataset": "davoodi",
+    "DAVOODI_CLASSES": "davoodi",
+    "PhantomDataset": "phantom_dataset",
+}
+
+__all__ = [
+    "DAVOODI_CLASSES",
+    "NG_GUBBI_CLASSES",
+    "SALEHINEJAD_CLASSES",
+    "CXRDataset",
+    "CovidChestXrayDataset",
+    "DatasetError",
+    "DavoodiCovidDataset",
+    "FolderDataset",
+    "KermanyDataset",
+    "NIHChestXray14Dataset",
+    "PhantomDataset",
+    "PneumoniaMNISTDataset",
+    "check_no_patient_overlap",
+    "decode_image",
+    "patient_split",
+    "read_manifest",
+    "save_png",
+    "to_uint8",
+    "write_manifest",
+]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"cxr_keras.data.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'cxr_keras.data' has no attribute {name!r}")
