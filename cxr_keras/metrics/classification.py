@@ -1,0 +1,330 @@
+"""Classifier metrics as the four papers report them, with bootstrap confidence intervals.
+
+Inputs everywhere: ``y_true`` integer labels in ``[0, C)``; ``y_prob`` an (n, C) array of
+class probabilities, or an (n,) array of the probability of class 1 for a binary task;
+``class_names`` the C names in label order.
+
+Reports are tidy frames with columns ``class``, ``metric``, ``value`` (``class`` is
+``"all"`` for whole-test-set metrics), so runs over folds or seeds stack and summarize with
+:func:`summarize_runs`, and ``frame.pivot(index="class", columns="metric", values="value")``
+gives a paper-style table.
+
+Per-class "accuracy" means two different things in the papers:
+
+* ``accuracy_ovr`` is one-vs-rest accuracy (TP + TN) / n, as in Davoodi & Lo Giudice's
+  Table 4 (beside sensitivity = ``recall`` and ``specificity``);
+* ``recall`` (= sensitivity, the fraction of a class's images labelled correctly) is what
+  Salehinejad et al. call per-class accuracy in their Table 1.
+
+Binary tasks take class 1 as the positive class for ``roc_auc``, ``fpr`` and ``tpr`` in the
+``"all"`` rows (Kora Venu & Ravula's Table 1); multi-class ``roc_auc`` is the one-vs-rest
+macro average.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    multilabel_confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+OVERALL = "all"
+
+
+def prepare_predictions(
+    y_true, y_prob, class_names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Validate inputs; return integer labels, an (n, C) probability matrix and the names."""
+    class_names = [str(name) for name in class_names]
+    y_true = np.asarray(y_true)
+    y_prob = np.asarray(y_prob, dtype=np.float64)
+    if y_prob.ndim == 1:
+        if len(class_names) != 2:
+            raise ValueError(
+                f"a 1-d y_prob is read as P(class 1) of a binary task, but {len(class_names)} "
+                "class names were given; pass an (n, C) probability array"
+            )
+        y_prob = np.column_stack([1.0 - y_prob, y_prob])
+    if y_prob.ndim != 2 or y_prob.shape[1] != len(class_names):
+        raise ValueError(
+            f"y_prob must be (n, {len(class_names)}) for class names {class_names}, "
+            f"got shape {y_prob.shape}"
+        )
+    if y_true.ndim != 1 or len(y_true) != len(y_prob):
+        raise ValueError(
+            f"y_true must be 1-d with one label per row of y_prob ({len(y_prob)}), "
+            f"got shape {y_true.shape}"
+        )
+    if len(y_true) == 0:
+        raise ValueError("no predictions to evaluate")
+    if (
+        not np.issubdtype(y_true.dtype, np.integer)
+        or y_true.min() < 0
+        or y_true.max() >= len(class_names)
+    ):
+        raise ValueError(
+            f"y_true must hold integer labels in [0, {len(class_names)}); map class names to "
+            "their index in class_names first"
+        )
+    return y_true.astype(int), y_prob, class_names
+
+
+def predict_labels(y_prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Decisions from (n, C) probabilities: P(class 1) >= threshold if binary, else argmax."""
+    if y_prob.shape[1] == 2:
+        return (y_prob[:, 1] >= threshold).astype(int)
+    return y_prob.argmax(axis=1)
+
+
+def classification_report_frame(
+    y_true, y_prob, class_names: Sequence[str], threshold: float = 0.5
+) -> pd.DataFrame:
+    """Tidy frame of accuracy, precision, recall, F1, specificity, ROC AUC, FPR/TPR and counts."""
+    y_true, y_prob, class_names = prepare_predictions(y_true, y_prob, class_names)
+    labels = np.arange(len(class_names))
+    y_pred = predict_labels(y_prob, threshold)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    tn, fp, fn, tp = multilabel_confusion_matrix(y_true, y_pred, labels=labels).reshape(-1, 4).T
+    specificity = _ratio(tn, tn + fp)
+    auc = np.array([_binary_auc(y_true == label, y_prob[:, label]) for label in labels])
+    per_class = {
+        "support": support,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "specificity": specificity,
+        "accuracy_ovr": (tp + tn) / len(y_true),
+        "roc_auc": auc,
+        "fpr": 1.0 - specificity,
+        "tpr": recall,
+    }
+    binary = len(class_names) == 2
+    overall = {
+        "accuracy": accuracy_score(y_true, y_pred),
+        "precision_macro": precision.mean(),
+        "recall_macro": recall.mean(),
+        "f1_macro": f1.mean(),
+        "specificity_macro": _nanmean(specificity),
+        "roc_auc": auc[1] if binary else _nanmean(auc),
+        "fpr": per_class["fpr"][1] if binary else _nanmean(per_class["fpr"]),
+        "tpr": recall[1] if binary else recall.mean(),
+        "support": len(y_true),
+    }
+    rows = [(OVERALL, metric, float(value)) for metric, value in overall.items()]
+    rows += [
+        (name, metric, float(values[index]))
+        for metric, values in per_class.items()
+        for index, name in enumerate(class_names)
+    ]
+    return pd.DataFrame(rows, columns=["class", "metric", "value"])
+
+
+def confusion_matrix_frame(
+    y_true, y_prob, class_names: Sequence[str], threshold: float = 0.5
+) -> pd.DataFrame:
+    """Confusion matrix counts: rows are true classes, columns predicted classes."""
+    y_true, y_prob, class_names = prepare_predictions(y_true, y_prob, class_names)
+    matrix = confusion_matrix(
+        y_true, predict_labels(y_prob, threshold), labels=np.arange(len(class_names))
+    )
+    return pd.DataFrame(
+        matrix,
+        index=pd.Index(class_names, name="true"),
+        columns=pd.Index(class_names, name="predicted"),
+    )
+
+
+def bootstrap_distribution(
+    metric_fn: Callable, y_true, y_prob, n_boot: int = 1000, seed: int = 0, groups=None
+) -> np.ndarray:
+    """``metric_fn(y_true, y_prob)`` on ``n_boot`` resamples (NaN where it raises ValueError,
+    e.g. a resample without one of the classes).
+
+    With ``groups`` (e.g. patient ids) whole groups are resampled with replacement, so images
+    of one patient stay together, as they must when they are not independent.
+    """
+    y_true, y_prob = np.asarray(y_true), np.asarray(y_prob)
+    if len(y_true) != len(y_prob):
+        raise ValueError(f"y_true and y_prob differ in length: {len(y_true)} vs {len(y_prob)}")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be positive, got {n_boot}")
+    members = _group_members(len(y_true), groups)
+    rng = np.random.default_rng(seed)
+    replicates = []
+    for _ in range(n_boot):
+        if members is None:
+            index = rng.integers(len(y_true), size=len(y_true))
+        else:
+            chosen = rng.integers(len(members), size=len(members))
+            index = np.concatenate([members[g] for g in chosen])
+        try:
+            replicates.append(np.asarray(metric_fn(y_true[index], y_prob[index]), dtype=np.float64))
+        except ValueError:
+            replicates.append(None)
+    shapes = {r.shape for r in replicates if r is not None}
+    if len(shapes) > 1:
+        raise ValueError(f"metric_fn returned results of different shapes {sorted(shapes)}")
+    shape = shapes.pop() if shapes else ()
+    return np.array([np.full(shape, np.nan) if r is None else r for r in replicates])
+
+
+def bootstrap_ci(
+    metric_fn: Callable,
+    y_true,
+    y_prob,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+    groups=None,
+) -> dict:
+    """Percentile bootstrap CI of a scalar metric: estimate, low, high and the replicate counts."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    replicates = bootstrap_distribution(metric_fn, y_true, y_prob, n_boot, seed, groups)
+    if replicates.ndim != 1:
+        raise ValueError(
+            "metric_fn must return a single number; use bootstrap_distribution for vectors"
+        )
+    valid = replicates[np.isfinite(replicates)]
+    if len(valid) == 0:
+        raise ValueError(
+            "the metric failed on every bootstrap resample; check it on the full data first"
+        )
+    low, high = np.percentile(valid, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return {
+        "estimate": float(metric_fn(np.asarray(y_true), np.asarray(y_prob))),
+        "low": float(low),
+        "high": float(high),
+        "alpha": alpha,
+        "n_boot": n_boot,
+        "n_valid": len(valid),
+    }
+
+
+def report_with_ci(
+    y_true,
+    y_prob,
+    class_names: Sequence[str],
+    threshold: float = 0.5,
+    patient_ids=None,
+    n_boot: int = 200,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The report plus percentile bootstrap CI columns ``ci_low`` and ``ci_high``.
+
+    Resamples patients when ``patient_ids`` are given, images otherwise.
+    """
+    report = classification_report_frame(y_true, y_prob, class_names, threshold)
+
+    def values(labels, probs):
+        return classification_report_frame(labels, probs, class_names, threshold)[
+            "value"
+        ].to_numpy()
+
+    replicates = bootstrap_distribution(values, y_true, y_prob, n_boot, seed, patient_ids)
+    report["ci_low"] = np.nanpercentile(replicates, 100 * alpha / 2, axis=0)
+    report["ci_high"] = np.nanpercentile(replicates, 100 * (1 - alpha / 2), axis=0)
+    return report
+
+
+def calibration_table(
+    y_true, y_prob, n_bins: int = 10, class_names: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Equal-width confidence bins (non-empty ones): count, mean confidence, observed accuracy.
+
+    Binary tasks use P(class 1) against the class-1 frequency; multi-class tasks the top-label
+    confidence against whether the top label is right.
+    """
+    y_prob = np.asarray(y_prob, dtype=np.float64)
+    if class_names is None:
+        class_names = [str(c) for c in range(2 if y_prob.ndim == 1 else y_prob.shape[-1])]
+    y_true, y_prob, _ = prepare_predictions(y_true, y_prob, class_names)
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be positive, got {n_bins}")
+    if y_prob.shape[1] == 2:
+        confidence, outcome = y_prob[:, 1], y_true == 1
+    else:
+        confidence, outcome = y_prob.max(axis=1), y_prob.argmax(axis=1) == y_true
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
+    table = pd.DataFrame({"bin": bins, "confidence": confidence, "accuracy": outcome.astype(float)})
+    table = (
+        table.groupby("bin")
+        .agg(
+            count=("accuracy", "size"),
+            confidence=("confidence", "mean"),
+            accuracy=("accuracy", "mean"),
+        )
+        .reset_index()
+    )
+    table.insert(1, "bin_low", edges[table["bin"]])
+    table.insert(2, "bin_high", edges[table["bin"] + 1])
+    return table
+
+
+def calibration_error(table: pd.DataFrame) -> float:
+    """Expected calibration error of a :func:`calibration_table`: count-weighted mean |gap|."""
+    gaps = (table["accuracy"] - table["confidence"]).abs()
+    return float((table["count"] * gaps).sum() / table["count"].sum())
+
+
+def summarize_runs(
+    frames: Sequence[pd.DataFrame], keys: Sequence[str] = ("class", "metric")
+) -> pd.DataFrame:
+    """Mean, std (ddof=1) and count of ``value`` over runs (folds or seeds), per ``keys``."""
+    if len(frames) == 0:
+        raise ValueError("no run frames to summarize")
+    stacked = pd.concat(frames, ignore_index=True)
+    missing = {*keys, "value"} - set(stacked.columns)
+    if missing:
+        raise ValueError(
+            f"run frames lack columns {sorted(missing)}; pass classification_report_frame outputs"
+        )
+    summary = (
+        stacked.groupby(list(keys), sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
+    )
+    summary["mean_std"] = [
+        f"{mean:.4f} ± {std:.4f}" for mean, std in zip(summary["mean"], summary["std"].fillna(0.0))
+    ]
+    return summary
+
+
+def _binary_auc(is_positive: np.ndarray, score: np.ndarray) -> float:
+    if is_positive.all() or not is_positive.any():
+        return np.nan  # undefined without both outcomes, e.g. in a bootstrap resample
+    return roc_auc_score(is_positive, score)
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """Elementwise ratio, NaN where the denominator is 0 (e.g. specificity without negatives)."""
+    out = np.full(len(numerator), np.nan)
+    return np.divide(numerator, denominator, out=out, where=denominator > 0)
+
+
+def _nanmean(values: np.ndarray) -> float:
+    return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+
+
+def _group_members(n: int, groups) -> list[np.ndarray] | None:
+    if groups is None:
+        return None
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"groups must hold one id per prediction ({n}), got shape {groups.shape}")
+    _, inverse = np.unique(groups, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(inverse))[:-1])

@@ -1,0 +1,54 @@
+"""Image conventions for every metric in the kit, written down in one place.
+
+* Images inside the kit are NHWC float arrays in [-1, 1] (the tanh range of the generators),
+  grayscale with one channel unless a paper asks for three.
+* Before any metric sees them, real and generated images are quantized exactly as a saved
+  8-bit PNG would be: ``round(clip((x + 1) * 127.5, 0, 255))``. The same fixed mapping is used
+  for real and generated images; there is no per-image contrast stretching, which would
+  change the statistics of one set relative to the other and bias FID/KID.
+* The FID Inception port (``cxr_keras.metrics.inception``) takes NHWC float32 in [0, 255]
+  with 3 channels and resizes to 299x299 itself; grayscale images get their single channel
+  repeated three times.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Values this far outside [-1, 1] are rounding noise from a tanh output; anything beyond is an
+# image in a different convention (e.g. uint8) passed by mistake.
+RANGE_TOLERANCE = 1e-3
+
+
+def to_rgb(images) -> np.ndarray:
+    """Return NHWC images with 3 channels, repeating a single grayscale channel."""
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(
+            f"expected NHWC images (4 dimensions), got shape {images.shape}; "
+            "add a channel axis with images[..., None] for grayscale arrays"
+        )
+    channels = images.shape[-1]
+    if channels == 3:
+        return images
+    if channels == 1:
+        return np.repeat(images, 3, axis=-1)
+    raise ValueError(
+        f"expected 1 or 3 channels in the last axis, got {channels} (shape {images.shape})"
+    )
+
+
+def to_uint8_range(images) -> np.ndarray:
+    """Map images in [-1, 1] to float32 in [0, 255], quantized exactly as saved PNGs."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.size and (images.min() < -1 - RANGE_TOLERANCE or images.max() > 1 + RANGE_TOLERANCE):
+        raise ValueError(
+            f"expected images in [-1, 1], got values in [{images.min():.3g}, {images.max():.3g}]; "
+            "convert uint8 images with images / 127.5 - 1 first"
+        )
+    return np.round(np.clip((images + 1.0) * 127.5, 0.0, 255.0)).astype(np.float32)
+
+
+def to_inception_input(images) -> np.ndarray:
+    """Convert [-1, 1] NHWC images (1 or 3 channels) to what the FID Inception port expects."""
+    return to_rgb(to_uint8_range(images))

@@ -1,0 +1,157 @@
+"""Frechet Inception Distance (Heusel et al. 2017), following pytorch-fid's numerics.
+
+FID compares the Gaussians fitted to Inception features of two image sets:
+``||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))``.
+
+Sample size: the covariance of ``n`` feature vectors of dimension ``d`` has rank at most
+``n - 1``. With ``n <= d`` it is singular and FID is dominated by the estimator's bias (the
+reason Kora Venu & Ravula use 768-d Mixed_6e features for fewer than 2,048 images).
+:func:`feature_statistics` raises for ``n < 2`` and warns for ``n <= d``; pass
+``strict=True`` to make the second case an error too.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import linalg
+
+FID_DIMS = (2048, 768)
+
+
+class RankDeficientCovarianceWarning(UserWarning):
+    """Fewer samples than feature dimensions: the covariance estimate is singular."""
+
+
+def feature_statistics(features, strict: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Return the mean vector and covariance matrix of an (n, d) feature array."""
+    features = _as_feature_matrix(features, "features")
+    n, dim = features.shape
+    if n < 2:
+        raise ValueError(
+            f"FID statistics need at least 2 feature vectors, got {n}; pass more images"
+        )
+    if n <= dim:
+        advice = f"at least {dim + 1} images" + (" or dims=768" if dim > 768 else "")
+        message = (
+            f"FID with {dim}-d features from {n} images: the covariance is rank-deficient; "
+            f"use {advice}"
+        )
+        if strict:
+            raise ValueError(message)
+        warnings.warn(message, RankDeficientCovarianceWarning, stacklevel=2)
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6, imag_tol: float = 1e-3) -> float:
+    """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2).
+
+    As in pytorch-fid (so values match it): ``eps`` is added to both diagonals only when the
+    square root of the covariance product is not finite, and a square root whose diagonal
+    has an imaginary part above ``imag_tol`` (the inputs are not valid covariances) is
+    refused; below that the imaginary part is dropped.
+    """
+    mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
+    sigma1, sigma2 = (
+        np.atleast_2d(sigma1).astype(np.float64),
+        np.atleast_2d(sigma2).astype(np.float64),
+    )
+    dim = mu1.shape[0]
+    if mu1.shape != (dim,) or mu2.shape != (dim,):
+        raise ValueError(
+            f"means must be vectors of the same length, got {mu1.shape} and {mu2.shape}"
+        )
+    if sigma1.shape != (dim, dim) or sigma2.shape != (dim, dim):
+        raise ValueError(
+            f"covariances must be {dim}x{dim} to match the means, "
+            f"got {sigma1.shape} and {sigma2.shape}"
+        )
+
+    covmean = linalg.sqrtm(sigma1 @ sigma2)
+    if not np.isfinite(covmean).all():
+        offset = np.eye(dim) * eps
+        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        largest_imag = np.max(np.abs(np.diagonal(covmean).imag))
+        if largest_imag > imag_tol:
+            raise ValueError(
+                f"the matrix square root has an imaginary component of {largest_imag:.3g} "
+                f"(tolerance {imag_tol}); the covariances are not positive semi-definite. "
+                "Check the features for NaNs or use more samples"
+            )
+        covmean = covmean.real
+
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
+
+
+def fid_from_features(real_features, fake_features, strict: bool = False) -> float:
+    """FID between two (n, d) feature arrays."""
+    real_features = _as_feature_matrix(real_features, "real_features")
+    fake_features = _as_feature_matrix(fake_features, "fake_features")
+    if real_features.shape[1] != fake_features.shape[1]:
+        raise ValueError(
+            f"real and fake features differ in dimension: {real_features.shape[1]} vs "
+            f"{fake_features.shape[1]}; extract both with the same dims"
+        )
+    mu1, sigma1 = feature_statistics(real_features, strict=strict)
+    mu2, sigma2 = feature_statistics(fake_features, strict=strict)
+    return frechet_distance(mu1, sigma1, mu2, sigma2)
+
+
+def fid(
+    real,
+    fake,
+    dims: int = 2048,
+    model=None,
+    batch_size: int = 32,
+    strict: bool = False,
+    progress: bool = False,
+) -> float:
+    """FID between two image sets ([-1, 1] NHWC) or two precomputed (n, d) feature arrays.
+
+    ``dims`` picks the Inception layer for images: 2048 (pool3, the standard) or 768
+    (Mixed_6e, for sets smaller than 2,049 images).
+    """
+    real_features = resolve_features(
+        real, dims, model=model, batch_size=batch_size, progress=progress
+    )
+    fake_features = resolve_features(
+        fake, dims, model=model, batch_size=batch_size, progress=progress
+    )
+    return fid_from_features(real_features, fake_features, strict=strict)
+
+
+def resolve_features(
+    data, dims: int = 2048, model=None, batch_size: int = 32, progress: bool = False
+) -> np.ndarray:
+    """Return ``data`` if it is an (n, d) feature array, else Inception features of NHWC images."""
+    data = np.asarray(data)
+    if data.ndim == 2:
+        return data
+    if data.ndim != 4:
+        raise ValueError(
+            "expected NHWC images (4 dimensions) or an (n, d) feature array, "
+            f"got shape {data.shape}"
+        )
+    if dims not in FID_DIMS:
+        raise ValueError(f"dims must be one of {FID_DIMS}, got {dims}")
+    from cxr_keras.metrics.features import extract_features
+
+    return extract_features(
+        data, model=model, dims=(dims,), batch_size=batch_size, progress=progress
+    )[dims]
+
+
+def _as_feature_matrix(features, name: str) -> np.ndarray:
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2:
+        raise ValueError(
+            f"{name} must be an (n, d) array of feature vectors, got shape {features.shape}"
+        )
+    if not np.isfinite(features).all():
+        raise ValueError(
+            f"{name} contains NaN or infinite values; check the feature extractor's input"
+        )
+    return features

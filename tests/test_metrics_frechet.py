@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+
+from cxr_keras.metrics import frechet
+from cxr_keras.metrics.frechet import (
+    RankDeficientCovarianceWarning,
+    feature_statistics,
+    fid,
+    fid_from_features,
+    frechet_distance,
+)
+
+
+def test_frechet_distance_matches_closed_form_for_diagonal_covariances():
+    mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
+    s1, s2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 1.0])
+    # ||mu1 - mu2||^2 = 1 + 0 + 4; trace term = sum(s1 + s2 - 2 sqrt(s1 s2)) = 1 + 1 + 4
+    expected = 5.0 + 6.0
+    assert frechet_distance(mu1, np.diag(s1), mu2, np.diag(s2)) == pytest.approx(expected, abs=1e-9)
+
+
+def test_frechet_distance_of_identical_statistics_is_zero():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(5, 5))
+    sigma = a @ a.T + np.eye(5)
+    mu = rng.normal(size=5)
+    assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-8)
+
+
+@pytest.mark.filterwarnings("ignore:Matrix is singular")
+def test_frechet_distance_handles_a_singular_product():
+    sigma = np.diag([1.0, 0.0])  # rank deficient, as with too few samples
+    assert frechet_distance(np.zeros(2), sigma, np.zeros(2), sigma) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_frechet_distance_refuses_a_complex_square_root():
+    with pytest.raises(ValueError, match=r"imaginary component of 2.*not positive semi-definite"):
+        frechet_distance(np.zeros(2), np.diag([-4.0, 1.0]), np.zeros(2), np.eye(2))
+
+
+def test_frechet_distance_checks_shapes():
+    with pytest.raises(ValueError, match="covariances must be 2x2"):
+        frechet_distance(np.zeros(2), np.eye(3), np.zeros(2), np.eye(2))
+
+
+def test_feature_statistics_too_few_samples_is_an_error():
+    with pytest.raises(ValueError, match="at least 2 feature vectors, got 1"):
+        feature_statistics(np.zeros((1, 8)))
+
+
+def test_feature_statistics_rank_deficient_warns_or_raises_when_strict():
+    features = np.random.default_rng(0).normal(size=(500, 2048))
+    with pytest.warns(
+        RankDeficientCovarianceWarning,
+        match="2048-d features from 500 images.*use at least 2049 images or dims=768",
+    ):
+        mu, sigma = feature_statistics(features)
+    assert mu.shape == (2048,) and sigma.shape == (2048, 2048)
+    with pytest.raises(ValueError, match="rank-deficient"):
+        feature_statistics(features, strict=True)
+
+
+def test_feature_statistics_rejects_nan():
+    features = np.ones((4, 2))
+    features[1, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        feature_statistics(features)
+
+
+def test_fid_from_features_approaches_the_population_value():
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(20000, 3))
+    fake = rng.normal(loc=[1.0, 0.0, 0.0], scale=[1.0, 2.0, 1.0], size=(20000, 3))
+    expected = 1.0 + (1 + 4 - 2 * 2)  # mean shift + tr(S1 + S2 - 2 sqrt(S1 S2)) on axis 2
+    assert fid_from_features(real, fake) == pytest.approx(expected, abs=0.1)
+
+
+def test_fid_rejects_mismatched_dimensions():
+    with pytest.raises(ValueError, match="differ in dimension: 3 vs 4"):
+        fid_from_features(np.zeros((10, 3)), np.zeros((10, 4)))
+
+
+def test_fid_accepts_features_and_sends_images_through_extract_features(monkeypatch):
+    rng = np.random.default_rng(2)
+    real, fake = rng.normal(size=(50, 4)), rng.normal(size=(50, 4)) + 1
+    assert fid(real, fake) == pytest.approx(fid_from_features(real, fake))
+
+    calls = []
+
+    def fake_extract(images, model=None, dims=(2048, 768), batch_size=32, progress=True):
+        calls.append((images.shape, dims))
+        return {dims[0]: images.reshape(len(images), -1)[:, :4]}
+
+    import sys
+    import types
+
+    monkeypatch.setitem(
+        sys.modules,
+        "cxr_keras.metrics.features",
+        types.SimpleNamespace(extract_features=fake_extract),
+    )
+    images = rng.uniform(-1, 1, size=(30, 4, 4, 1))
+    value = fid(images, images[::-1], dims=768)
+    assert value == pytest.approx(0.0, abs=1e-6)
+    assert calls == [((30, 4, 4, 1), (768,))] * 2
+
+
+def test_fid_rejects_unknown_dims_and_shapes():
+    with pytest.raises(ValueError, match="dims must be one of"):
+        frechet.resolve_features(np.zeros((2, 4, 4, 1)), dims=100)
+    with pytest.raises(ValueError, match="NHWC images"):
+        frechet.resolve_features(np.zeros((2, 4, 4)))
