@@ -1,0 +1,29 @@
+"""GAN training engine shared by the four papers: model, callbacks, checkpoints, generation."""
+
+from cxr_keras.gan.callbacks import (
+    GANCheckpoint,
+    HistoryCSV,
+    NonFiniteLossError,
+    SampleGrid,
+    StopOnNonFinite,
+)
+from cxr_keras.gan.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
+from cxr_keras.gan.generate import latent_vectors, sample_grid_figure, write_generated_pngs
+from cxr_keras.gan.training import GAN, ConditionalGAN, train_gan
+
+__all__ = [
+    "GAN",
+    "ConditionalGAN",
+    "GANCheckpoint",
+    "HistoryCSV",
+    "NonFiniteLossError",
+    "SampleGrid",
+    "StopOnNonFinite",
+    "latent_vectors",
+    "latest_checkpoint",
+    "restore_checkpoint",
+    "sample_grid_figure",
+    "save_checkpoint",
+    "train_gan",
+    "write_generated_pngs",
+]

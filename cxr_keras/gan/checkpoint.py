@@ -1,0 +1,135 @@
+"""Crash-safe GAN checkpoints: G and D weights, both optimizers, the noise state, the epoch.
+
+A checkpoint is a folder ``epoch-NNNN`` holding ``generator.weights.h5``,
+``discriminator.weights.h5``, ``state.npz`` (optimizer variables, iteration counts included,
+and the ``SeedGenerator`` state) and ``meta.json``. It is written into a hidden temporary
+folder and renamed into place, so a crash mid-save leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from cxr_keras.io import write_json
+
+CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d{4,})$")
+FILES = ("generator.weights.h5", "discriminator.weights.h5", "state.npz", "meta.json")
+
+
+def checkpoint_name(epoch: int) -> str:
+    """Folder name of the checkpoint taken after ``epoch`` completed epochs."""
+    return f"epoch-{int(epoch):04d}"
+
+
+def list_checkpoints(directory: str | os.PathLike) -> list[tuple[int, Path]]:
+    """Complete checkpoints in ``directory`` as ``(epoch, path)``, oldest first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in directory.iterdir():
+        match = CHECKPOINT_PATTERN.match(path.name)
+        if match and path.is_dir() and all((path / name).is_file() for name in FILES):
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def latest_checkpoint(directory: str | os.PathLike) -> tuple[int, Path] | None:
+    """The newest complete checkpoint as ``(epoch, path)``, or None when there is none."""
+    found = list_checkpoints(directory)
+    return found[-1] if found else None
+
+
+def _optimizer_arrays(prefix: str, optimizer) -> dict[str, np.ndarray]:
+    return {f"{prefix}/{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
+
+
+def save_checkpoint(gan, directory: str | os.PathLike, epoch: int) -> Path:
+    """Save ``gan`` after ``epoch`` completed epochs; return the checkpoint folder."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / checkpoint_name(epoch)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=directory))
+    try:
+        gan.generator.save_weights(tmp / "generator.weights.h5")
+        gan.discriminator.save_weights(tmp / "discriminator.weights.h5")
+        arrays = {**_optimizer_arrays("d_optimizer", gan.d_optimizer),
+                  **_optimizer_arrays("g_optimizer", gan.g_optimizer),
+                  "seed_state": np.asarray(gan.seed_generator.state.numpy())}
+        np.savez(tmp / "state.npz", **arrays)
+        write_json(tmp / "meta.json", {"epoch": int(epoch), "class": type(gan).__name__,
+                                       "latent_dim": gan.latent_dim})
+        if final.exists():
+            stale = Path(tempfile.mkdtemp(prefix=f".old-{final.name}-", dir=directory))
+            os.replace(final, stale / final.name)
+            os.replace(tmp, final)
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _restore_optimizer(optimizer, arrays, prefix: str, path: Path) -> None:
+    keys = sorted(k for k in arrays.files if k.startswith(prefix + "/"))
+    variables = optimizer.variables
+    if len(keys) != len(variables):
+        raise ValueError(
+            f"checkpoint {path} holds {len(keys)} {prefix} variables but the optimizer has "
+            f"{len(variables)}; compile the GAN with the same optimizer classes it was saved with"
+        )
+    for key, variable in zip(keys, variables):
+        value = arrays[key]
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(
+                f"checkpoint {path}: {prefix} variable {variable.path} has shape "
+                f"{tuple(variable.shape)}, saved {value.shape}; the models differ from the saved ones"
+            )
+        variable.assign(value)
+
+
+def restore_checkpoint(gan, path: str | os.PathLike) -> int:
+    """Load a checkpoint folder into a compiled ``gan``; return its epoch."""
+    path = Path(path)
+    missing = [name for name in FILES if not (path / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{path} is not a complete GAN checkpoint (missing {', '.join(missing)}); "
+            "pass a folder written by save_checkpoint"
+        )
+    if not hasattr(gan, "d_optimizer"):
+        raise ValueError("compile the GAN (with its optimizers) before restoring a checkpoint")
+    gan.generator.load_weights(path / "generator.weights.h5")
+    gan.discriminator.load_weights(path / "discriminator.weights.h5")
+    with np.load(path / "state.npz") as arrays:
+        _restore_optimizer(gan.d_optimizer, arrays, "d_optimizer", path)
+        _restore_optimizer(gan.g_optimizer, arrays, "g_optimizer", path)
+        gan.seed_generator.state.assign(arrays["seed_state"])
+    return checkpoint_epoch(path)
+
+
+def checkpoint_epoch(path: str | os.PathLike) -> int:
+    """Epoch number of a checkpoint folder, read from its name."""
+    match = CHECKPOINT_PATTERN.match(Path(path).name)
+    if not match:
+        raise ValueError(f"{path} is not named like a checkpoint folder (epoch-NNNN)")
+    return int(match.group(1))
+
+
+def prune_checkpoints(directory: str | os.PathLike, keep: int) -> None:
+    """Delete all but the ``keep`` newest checkpoints and any leftover temporary folders."""
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1, got {keep}")
+    directory = Path(directory)
+    for _, path in list_checkpoints(directory)[:-keep]:
+        shutil.rmtree(path, ignore_errors=True)
+    for path in directory.glob(".tmp-epoch-*"):
+        shutil.rmtree(path, ignore_errors=True)

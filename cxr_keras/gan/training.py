@@ -1,0 +1,399 @@
+"""One GAN training engine for every paper: a ``keras.Model`` whose ``fit()`` trains G and D.
+
+The Keras 2 recipe (compile D, freeze it, compile a combined model, alternate
+``train_on_batch``) silently stops D from learning under Keras 3, because ``trainable`` is
+read when a model is compiled. Here both networks are updated in one ``train_step`` with
+their own optimizers, so nothing depends on freezing:
+
+1. ``d_steps`` discriminator updates on a real batch and a fake batch;
+2. one generator update with the non-saturating loss ``BCE(D(G(z)), 1)`` on the same ``z``.
+
+Discriminators return **logits**; every loss is binary cross-entropy on logits. The
+discriminator loss is the sum of the real and the fake term (the DCGAN reference log, used by
+Davoodi & Lo Giudice); halve it to compare with a Keras ``train_on_batch`` on a half-real,
+half-fake batch (Ng & Gubbi).
+
+Losses are divided by the number of replicas, so under a ``tf.distribute`` strategy the
+summed replica gradients equal the gradient of the global-batch mean. Latent vectors and
+fake labels are drawn with stateless TensorFlow ops from the model's ``SeedGenerator``,
+with the replica id folded into the seed so replicas draw different noise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from keras import ops
+
+from cxr_keras.gan.callbacks import GANCheckpoint, HistoryCSV, SampleGrid, StopOnNonFinite
+from cxr_keras.gan.checkpoint import latest_checkpoint, restore_checkpoint
+from cxr_keras.gan.generate import check_distribution, latent_vectors
+
+LABEL_SAMPLINGS = ("uniform", "empirical", "batch")
+METRIC_NAMES = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake", "d_x", "d_g_z1", "d_g_z2")
+
+
+def _check_built(model, role: str) -> None:
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"{role} must be a keras.Model, got {type(model).__name__}")
+    if not model.built or not model.weights:
+        raise ValueError(
+            f"{role} {model.name!r} has no weights yet; build it (e.g. a functional model "
+            "or call it once on a batch) before wrapping it in a GAN"
+        )
+
+
+def _bce_logits(targets, logits):
+    """Per-example binary cross-entropy on logits, averaged over any non-batch axes."""
+    logits = ops.reshape(ops.cast(logits, "float32"), (ops.shape(logits)[0], -1))
+    targets = ops.broadcast_to(ops.cast(targets, "float32"), ops.shape(logits))
+    return ops.mean(ops.binary_crossentropy(targets, logits, from_logits=True), axis=1)
+
+
+def _num_replicas() -> int:
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def _replica_id():
+    context = tf.distribute.get_replica_context()
+    return context.replica_id_in_sync_group if context is not None else 0
+
+
+class GAN(keras.Model):
+    """Unconditional GAN trained by ``fit()`` on batches of images in [-1, 1] (NHWC float32).
+
+    Args:
+        generator: model mapping ``(batch, latent_dim)`` noise to images in [-1, 1].
+        discriminator: model mapping images to one logit per image.
+        latent_dim: length of the noise vector.
+        latent_distribution: ``"normal"`` (standard normal) or ``"uniform"`` (on [-1, 1]).
+        seed: seed of the attached ``keras.random.SeedGenerator`` driving all training noise.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim: int,
+                 latent_distribution: str = "normal", seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        _check_built(generator, "generator")
+        _check_built(discriminator, "discriminator")
+        check_distribution(latent_distribution)
+        if int(latent_dim) <= 0:
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.latent_distribution = latent_distribution
+        self.seed = int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
+        self.built = True
+
+    def compile(self, d_optimizer, g_optimizer, label_smoothing: float = 0.0,
+                instance_noise: float = 0.0, d_steps: int = 1, mixed_precision: bool = False,
+                jit_compile="auto", **kwargs):
+        """Set the two optimizers and the training tricks.
+
+        Args:
+            d_optimizer, g_optimizer: separate Keras optimizers for D and G.
+            label_smoothing: one-sided smoothing; D's real targets become ``1 - s``.
+            instance_noise: std of Gaussian noise added to every D input (real and fake).
+            d_steps: discriminator updates per generator update (same real batch, fresh noise).
+            mixed_precision: wrap both optimizers in ``LossScaleOptimizer``; the models must
+                have been built under the ``mixed_float16`` policy (for GPUs).
+            jit_compile: passed to ``keras.Model.compile`` ("auto" uses XLA when possible).
+        """
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        if instance_noise < 0.0:
+            raise ValueError(f"instance_noise must be >= 0, got {instance_noise}")
+        if int(d_steps) < 1 or int(d_steps) != d_steps:
+            raise ValueError(f"d_steps must be a positive integer, got {d_steps!r}")
+        if d_optimizer is g_optimizer:
+            raise ValueError("d_optimizer and g_optimizer must be two separate optimizer objects")
+        if mixed_precision:
+            self._check_mixed_precision_models()
+            d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
+            g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
+        super().compile(jit_compile=jit_compile, **kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.label_smoothing = float(label_smoothing)
+        self.instance_noise = float(instance_noise)
+        self.d_steps = int(d_steps)
+        self.mixed_precision = bool(mixed_precision)
+        # Build the slots now so a checkpoint can be restored before the first step.
+        with self.distribute_strategy.scope():
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+            self.g_optimizer.build(self.generator.trainable_variables)
+
+    def _check_mixed_precision_models(self) -> None:
+        for role, model in (("generator", self.generator), ("discriminator", self.discriminator)):
+            if model.compute_dtype != "float16":
+                raise ValueError(
+                    f"mixed_precision=True but the {role} computes in {model.compute_dtype}; "
+                    "call keras.mixed_precision.set_global_policy('mixed_float16') before "
+                    "building the models"
+                )
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    # ----- random draws ---------------------------------------------------------------
+    def _next_seed(self):
+        """A fresh stateless seed: the SeedGenerator's next state, offset by the replica id."""
+        seed = ops.cast(self.seed_generator.next(), "int32")
+        return seed + ops.cast(ops.stack([0, 7919 * _replica_id()]), "int32")
+
+    def sample_latent(self, batch_size):
+        """Draw a ``(batch_size, latent_dim)`` float32 noise batch for training."""
+        shape = ops.stack([batch_size, self.latent_dim])
+        if self.latent_distribution == "normal":
+            return tf.random.stateless_normal(shape, seed=self._next_seed())
+        return tf.random.stateless_uniform(shape, seed=self._next_seed(), minval=-1.0, maxval=1.0)
+
+    def _with_instance_noise(self, images):
+        if self.instance_noise == 0.0:
+            return images
+        noise = tf.random.stateless_normal(ops.shape(images), seed=self._next_seed())
+        return images + self.instance_noise * ops.cast(noise, images.dtype)
+
+    # ----- hooks the conditional GAN overrides ------------------------------------------
+    def _split_batch(self, data):
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        return data, None
+
+    def sample_fake_labels(self, real_labels, batch_size):
+        """Labels for a fake batch; None for an unconditional GAN."""
+
+    def _generate(self, z, labels, training):
+        return self.generator(z, training=training)
+
+    def _discriminate(self, images, labels, training):
+        return self.discriminator(self._with_instance_noise(images), training=training)
+
+    # ----- training ------------------------------------------------------------------
+    def _apply(self, optimizer, loss, tape, variables):
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+
+    def train_step(self, data):
+        """``d_steps`` D updates, then one G update on the last D step's noise and labels."""
+        real, real_labels = self._split_batch(data)
+        real = ops.cast(real, self.discriminator.compute_dtype)
+        batch_size = ops.shape(real)[0]
+        replicas = _num_replicas()
+        real_target = 1.0 - self.label_smoothing
+
+        for _ in range(self.d_steps):
+            z = self.sample_latent(batch_size)
+            fake_labels = self.sample_fake_labels(real_labels, batch_size)
+            fake = self._generate(z, fake_labels, training=True)
+            with tf.GradientTape() as tape:
+                real_logits = self._discriminate(real, real_labels, training=True)
+                fake_logits = self._discriminate(fake, fake_labels, training=True)
+                d_loss = ops.mean(_bce_logits(real_target, real_logits)
+                                  + _bce_logits(0.0, fake_logits))
+                scaled = self.d_optimizer.scale_loss(d_loss / replicas)
+            self._apply(self.d_optimizer, scaled, tape,
+                        self.discriminator.trainable_variables)
+
+        with tf.GradientTape() as tape:
+            fake = self._generate(z, fake_labels, training=True)
+            after_logits = self._discriminate(fake, fake_labels, training=True)
+            g_loss = ops.mean(_bce_logits(1.0, after_logits))
+            scaled = self.g_optimizer.scale_loss(g_loss / replicas)
+        self._apply(self.g_optimizer, scaled, tape, self.generator.trainable_variables)
+
+        real_p = ops.sigmoid(ops.cast(real_logits, "float32"))
+        fake_p = ops.sigmoid(ops.cast(fake_logits, "float32"))
+        values = {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_acc_real": ops.mean(ops.cast(real_p > 0.5, "float32")),
+            "d_acc_fake": ops.mean(ops.cast(fake_p < 0.5, "float32")),
+            "d_x": ops.mean(real_p),
+            "d_g_z1": ops.mean(fake_p),
+            "d_g_z2": ops.mean(ops.sigmoid(ops.cast(after_logits, "float32"))),
+        }
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    # ----- sampling ------------------------------------------------------------------
+    def generate(self, n: int, seed: int | None = None, batch_size: int = 64, labels=None):
+        """Return ``n`` generated images in [-1, 1] as a float32 numpy array.
+
+        ``seed`` fixes the noise (``None``: fresh noise); the training random state is untouched.
+        """
+        if labels is not None:
+            raise ValueError("labels are only accepted by ConditionalGAN.generate")
+        return self.generate_from_latent(self._latent_for(n, seed), batch_size=batch_size)
+
+    def _latent_for(self, n, seed):
+        if int(n) < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        return latent_vectors(int(n), self.latent_dim, self.latent_distribution, seed)
+
+    def generate_from_latent(self, z, labels=None, batch_size: int = 64):
+        """Images in [-1, 1] (float32 numpy) for the latent vectors ``z``, in batches."""
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        z = np.asarray(z, dtype="float32")
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must have shape (n, {self.latent_dim}), got {z.shape}")
+        chunks = []
+        for start in range(0, len(z), int(batch_size)):
+            stop = start + int(batch_size)
+            batch_labels = None if labels is None else labels[start:stop]
+            images = self._generate(ops.convert_to_tensor(z[start:stop]), batch_labels,
+                                    training=False)
+            chunks.append(ops.convert_to_numpy(ops.cast(images, "float32")))
+        return np.concatenate(chunks, axis=0)
+
+
+def _label_input(model, labels):
+    """Shape int labels ``(batch,)`` as the model's label input, ``(batch,)`` or ``(batch, 1)``."""
+    rank = len(model.inputs[1].shape)
+    return ops.reshape(labels, (-1,) + (1,) * (rank - 1))
+
+
+class ConditionalGAN(GAN):
+    """GAN whose generator takes ``[z, label]`` and discriminator ``[image, label]``.
+
+    Trains on ``(images, labels)`` batches with integer class labels. Labels of the fake
+    batch are drawn according to ``label_sampling``:
+
+    * ``"uniform"``: every class equally often (the original papers' choice);
+    * ``"empirical"``: from ``class_prior`` (e.g. the training-set class frequencies, which
+      matters for NIH where about 73% of single-label images are No Finding);
+    * ``"batch"``: the real batch's own labels.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim: int, num_classes: int,
+                 label_sampling: str = "uniform", class_prior=None,
+                 latent_distribution: str = "normal", seed: int = 0, **kwargs):
+        super().__init__(generator, discriminator, latent_dim, latent_distribution, seed,
+                         **kwargs)
+        if int(num_classes) < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes!r}")
+        if label_sampling not in LABEL_SAMPLINGS:
+            raise ValueError(
+                f"unknown label_sampling {label_sampling!r}; use one of {LABEL_SAMPLINGS}"
+            )
+        self.num_classes = int(num_classes)
+        self.label_sampling = label_sampling
+        self.class_prior = self._check_prior(class_prior)
+
+    def _check_prior(self, class_prior):
+        if self.label_sampling != "empirical":
+            if class_prior is not None:
+                raise ValueError("class_prior is only used with label_sampling='empirical'")
+            return None
+        if class_prior is None:
+            raise ValueError("label_sampling='empirical' needs class_prior (one weight per class)")
+        prior = np.asarray(class_prior, dtype="float64").ravel()
+        if prior.shape != (self.num_classes,) or np.any(prior < 0) or prior.sum() <= 0:
+            raise ValueError(
+                f"class_prior must be {self.num_classes} non-negative weights with a positive "
+                f"sum, got {class_prior!r}"
+            )
+        return (prior / prior.sum()).astype("float32")
+
+    def _split_batch(self, data):
+        if not isinstance(data, (tuple, list)) or len(data) < 2:
+            raise ValueError(
+                "ConditionalGAN trains on (images, labels) batches; the dataset yielded a "
+                "single tensor"
+            )
+        return data[0], ops.reshape(ops.cast(data[1], "int32"), (-1,))
+
+    def sample_fake_labels(self, real_labels, batch_size):
+        """``batch_size`` int32 labels for a fake batch, drawn by ``label_sampling``."""
+        if self.label_sampling == "batch":
+            return real_labels
+        if self.label_sampling == "uniform":
+            return tf.random.stateless_uniform(
+                ops.stack([batch_size]), seed=self._next_seed(), minval=0,
+                maxval=self.num_classes, dtype="int32")
+        logits = ops.log(ops.convert_to_tensor(self.class_prior))[None, :]
+        draws = tf.random.stateless_categorical(logits, batch_size, seed=self._next_seed(),
+                                                dtype="int32")
+        return ops.reshape(draws, (-1,))
+
+    def _generate(self, z, labels, training):
+        return self.generator([z, _label_input(self.generator, labels)], training=training)
+
+    def _discriminate(self, images, labels, training):
+        return self.discriminator(
+            [self._with_instance_noise(images), _label_input(self.discriminator, labels)],
+            training=training)
+
+    def generate(self, n: int, seed: int | None = None, batch_size: int = 64, labels=None):
+        """Return ``n`` images for ``labels`` (an int for all, or ``n`` ints; default: cycle)."""
+        z = self._latent_for(n, seed)
+        if labels is None:
+            labels = np.arange(len(z)) % self.num_classes
+        return self.generate_from_latent(z, labels, batch_size)
+
+    def generate_from_latent(self, z, labels=None, batch_size: int = 64):
+        """Images in [-1, 1] for latent vectors ``z`` and ``labels`` (an int or one per row)."""
+        if labels is None:
+            raise ValueError("ConditionalGAN.generate_from_latent needs labels")
+        labels = np.broadcast_to(np.asarray(labels, dtype="int32"), (len(z),)).copy()
+        if labels.min() < 0 or labels.max() >= self.num_classes:
+            raise ValueError(f"labels must be in [0, {self.num_classes}), got {np.unique(labels)}")
+        return super().generate_from_latent(z, labels, batch_size)
+
+
+def train_gan(gan: GAN, dataset, epochs: int, out_dir, *, resume: bool = True,
+              sample_every: int | None = 1, checkpoint_every: int = 1, keep: int = 2,
+              verbose="auto", callbacks=(), strategy=None) -> pd.DataFrame:
+    """Train a compiled ``gan`` for ``epochs`` epochs, resumably; return the history.
+
+    Writes ``out_dir/history.csv`` (one row per epoch), ``out_dir/samples/epoch-NNNN.png``
+    every ``sample_every`` epochs (None or 0: none) and ``out_dir/checkpoints/epoch-NNNN``
+    every ``checkpoint_every`` epochs (the ``keep`` newest are kept). With ``resume=True``
+    the same call after a crash restores G, D, both optimizers and the noise state from the
+    newest checkpoint and continues with the next epoch. ``strategy``, when given, must be
+    the ``tf.distribute`` strategy under whose ``scope()`` the GAN and its models were built.
+    """
+    if int(epochs) < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not hasattr(gan, "d_optimizer"):
+        raise ValueError("compile the GAN (gan.compile(d_optimizer, g_optimizer)) before train_gan")
+    if strategy is not None and gan.distribute_strategy is not strategy:
+        raise ValueError(
+            "the GAN was not built under the given strategy; build the generator, the "
+            "discriminator and the GAN inside `with strategy.scope():`"
+        )
+    out_dir = Path(out_dir)
+    checkpoint_dir = out_dir / "checkpoints"
+    history = HistoryCSV(out_dir / "history.csv")
+    initial_epoch = 0
+    found = latest_checkpoint(checkpoint_dir)
+    if found and not resume:
+        raise ValueError(
+            f"{checkpoint_dir} already holds checkpoints (newest: epoch {found[0]}); pass "
+            "resume=True to continue that run, or choose a new out_dir"
+        )
+    if found:
+        initial_epoch = restore_checkpoint(gan, found[1])
+        print(f"Resumed from {found[1]} (epoch {initial_epoch} of {int(epochs)} done)")
+    run_callbacks = [StopOnNonFinite(checkpoint_dir), history]
+    if sample_every:
+        run_callbacks.append(SampleGrid(out_dir / "samples", every=sample_every))
+    run_callbacks += [GANCheckpoint(checkpoint_dir, every=checkpoint_every, keep=keep),
+                      *callbacks]
+    if initial_epoch < int(epochs):
+        gan.fit(dataset, epochs=int(epochs), initial_epoch=initial_epoch, verbose=verbose,
+                callbacks=run_callbacks, shuffle=not isinstance(dataset, tf.data.Dataset))
+    frame = history.read()
+    return frame[frame["epoch"] <= int(epochs)].reset_index(drop=True)

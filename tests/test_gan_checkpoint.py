@@ -1,0 +1,98 @@
+"""Checkpoints, the history CSV and the NaN guard of train_gan."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxr_keras.gan import (
+    NonFiniteLossError,
+    latest_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+    train_gan,
+)
+from cxr_keras.gan import checkpoint as checkpoint_module
+from tests.scripts.tiny_gan import stripes, tiny_gan
+
+
+def _all_weights(gan):
+    return gan.generator.get_weights() + gan.discriminator.get_weights()
+
+
+def _optimizer_state(gan):
+    return [v.numpy() for v in gan.d_optimizer.variables + gan.g_optimizer.variables]
+
+
+def test_checkpoint_round_trip_restores_weights_optimizers_and_noise(tmp_path):
+    trained = tiny_gan(seed=0)
+    trained.fit(stripes(32), batch_size=16, epochs=1, verbose=0)
+    path = save_checkpoint(trained, tmp_path, epoch=1)
+    assert path.name == "epoch-0001" and latest_checkpoint(tmp_path) == (1, path)
+
+    fresh = tiny_gan(seed=1)
+    assert restore_checkpoint(fresh, path) == 1
+    for a, b in zip(_all_weights(trained), _all_weights(fresh)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(_optimizer_state(trained), _optimizer_state(fresh)):
+        np.testing.assert_array_equal(a, b)
+    assert int(fresh.g_optimizer.iterations.numpy()) == 2
+    np.testing.assert_array_equal(fresh.seed_generator.state.numpy(),
+                                  trained.seed_generator.state.numpy())
+    # same state -> the next step is identical
+    a = trained.fit(stripes(16), batch_size=16, epochs=1, verbose=0, shuffle=False).history
+    b = fresh.fit(stripes(16), batch_size=16, epochs=1, verbose=0, shuffle=False).history
+    assert a == b
+
+
+def test_crash_while_saving_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    gan = tiny_gan()
+    good = save_checkpoint(gan, tmp_path, epoch=1)
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint_module.np, "savez", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(gan, tmp_path, epoch=2)
+    assert latest_checkpoint(tmp_path) == (1, good)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0001"]
+    restore_checkpoint(tiny_gan(), good)
+
+
+def test_restore_rejects_incomplete_folder(tmp_path):
+    (tmp_path / "epoch-0003").mkdir()
+    assert latest_checkpoint(tmp_path) is None
+    with pytest.raises(FileNotFoundError, match="not a complete GAN checkpoint"):
+        restore_checkpoint(tiny_gan(), tmp_path / "epoch-0003")
+
+
+def test_train_gan_writes_history_samples_and_keeps_newest_checkpoints(tmp_path):
+    history = train_gan(tiny_gan(), stripes(32), 3, tmp_path, sample_every=2, verbose=0, keep=2)
+    assert history["epoch"].tolist() == [1, 2, 3]
+    assert {"d_loss", "g_loss", "d_x", "d_g_z1", "d_g_z2", "seconds"} <= set(history.columns)
+    pd.testing.assert_frame_equal(history, pd.read_csv(tmp_path / "history.csv"))
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "epoch-0002", "epoch-0003"]
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch-0002.png"]
+    with pytest.raises(ValueError, match="already holds checkpoints"):
+        train_gan(tiny_gan(), stripes(32), 4, tmp_path, resume=False, verbose=0)
+
+
+def test_non_finite_loss_stops_and_names_epoch_batch_and_checkpoint(tmp_path):
+    gan = tiny_gan()
+    train_gan(gan, stripes(32), 1, tmp_path, sample_every=None, verbose=0)
+    good = gan.generator.get_weights()
+    broken = stripes(32)
+    broken[:] = np.nan
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2, batch 1.*epoch-0001 \(epoch 1\), kept"):
+        train_gan(tiny_gan(), broken, 3, tmp_path, sample_every=None, verbose=0)
+    assert latest_checkpoint(tmp_path / "checkpoints")[0] == 1
+    restored = tiny_gan(seed=5)
+    restore_checkpoint(restored, tmp_path / "checkpoints" / "epoch-0001")
+    for a, b in zip(good, restored.generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert pd.read_csv(tmp_path / "history.csv")["epoch"].tolist() == [1]
