@@ -59,8 +59,8 @@ _EXPORTS = {
         "plot_reliability_diagram",
         "plot_gan_history",
     ),
-    "inception": ("load_fid_inception",),
-    "features": ("extract_features",),
+    "inception": ("FIDInceptionV3", "load_fid_inception", "default_weights_path"),
+    "features": ("extract_features", "cached_features", "cache_key"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
