@@ -31,8 +31,9 @@ $(FID_WEIGHTS): | $(STAMP)
 test: setup fid-weights
 	$(PY) -m pytest -q
 
-demo: setup
-	$(PY) -m cxr_keras.demo --out results/demo
+# The main job (the Kermany notebook) at smoke scale on the embedded phantoms: no download.
+demo: setup fid-weights
+	$(PY) -m cxr_keras.pipeline run kermany --profile smoke --data phantoms --out results/demo
 
 smoke: setup
 	$(PY) -m cxr_keras.pipeline run all --profile smoke $(if $(DATA),--data $(DATA)) $(PARAMS)
