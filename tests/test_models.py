@@ -24,7 +24,6 @@ from cxr_keras.models import (
     salehinejad_dcnn,
     salehinejad_discriminator,
     salehinejad_generator,
-    sample_latent,
 )
 
 TINY = 32
@@ -198,20 +197,6 @@ def test_tapsum_conv_matches_conv2d_on_the_ng_gubbi_shape_within_1e_5():
 def test_tapsum_conv_rejects_strides():
     with pytest.raises(ValueError, match="strides.*Use keras.layers.Conv2D"):
         TapSumConv2D(1, 3, strides=2)
-
-
-def test_sample_latent_distributions_are_reproducible_and_validated():
-    uniform = keras.ops.convert_to_numpy(
-        sample_latent(4000, 8, "uniform", keras.random.SeedGenerator(3)))
-    assert uniform.shape == (4000, 8) and uniform.min() >= -1 and uniform.max() <= 1
-    assert uniform.min() < -0.99 and uniform.std() == pytest.approx(1 / np.sqrt(3), rel=0.05)
-    normal = [keras.ops.convert_to_numpy(sample_latent(4000, 8, "normal",
-                                                       keras.random.SeedGenerator(5)))
-              for _ in range(2)]
-    np.testing.assert_array_equal(normal[0], normal[1])
-    assert normal[0].std() == pytest.approx(1.0, rel=0.05) and abs(normal[0].mean()) < 0.05
-    with pytest.raises(ValueError, match="unknown latent distribution 'gauss'"):
-        sample_latent(2, 8, "gauss")
 
 
 def test_build_gan_pair_routes_keywords_and_rejects_unknown_ones():

@@ -20,7 +20,7 @@ from cxr_keras.models import davoodi, kora_venu, ng_gubbi, salehinejad
 from cxr_keras.models.classifiers import davoodi_cnn, kora_venu_cnn, salehinejad_dcnn
 from cxr_keras.models.davoodi import davoodi_discriminator, davoodi_generator
 from cxr_keras.models.kora_venu import kora_venu_discriminator, kora_venu_generator
-from cxr_keras.models.layers import TapSumConv2D, sample_latent
+from cxr_keras.models.layers import TapSumConv2D
 from cxr_keras.models.ng_gubbi import (
     ng_gubbi_conditional_discriminator,
     ng_gubbi_conditional_generator,
@@ -92,5 +92,5 @@ __all__ = [
     "davoodi_cnn", "davoodi_discriminator", "davoodi_generator", "kora_venu_cnn",
     "kora_venu_discriminator", "kora_venu_generator", "ng_gubbi_conditional_discriminator",
     "ng_gubbi_conditional_generator", "ng_gubbi_discriminator", "ng_gubbi_generator",
-    "salehinejad_dcnn", "salehinejad_discriminator", "salehinejad_generator", "sample_latent",
+    "salehinejad_dcnn", "salehinejad_discriminator", "salehinejad_generator",
 ]

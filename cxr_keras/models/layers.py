@@ -16,7 +16,6 @@ import math
 import keras
 from keras import layers, ops
 
-LATENT_DISTRIBUTIONS = ("normal", "uniform")
 LEAKY_SLOPE = 0.2
 
 
@@ -34,24 +33,6 @@ def dcgan_batch_norm(name: str | None = None) -> layers.BatchNormalization:
     """BatchNorm with DCGAN-style initialisation (PyTorch's momentum 0.1 and eps 1e-5)."""
     return layers.BatchNormalization(
         momentum=0.9, epsilon=1e-5, gamma_initializer=dcgan_gamma_initializer(), name=name
-    )
-
-
-def sample_latent(batch_size, latent_dim: int, distribution: str = "normal", seed_generator=None):
-    """Draw a ``(batch_size, latent_dim)`` float32 latent batch.
-
-    ``distribution`` is ``"normal"`` (standard normal) or ``"uniform"`` (uniform on [-1, 1)).
-    ``seed_generator`` is a ``keras.random.SeedGenerator`` (or int seed) so draws are
-    reproducible and traceable inside ``tf.function``; ``batch_size`` may be a symbolic tensor.
-    """
-    if distribution == "normal":
-        return keras.random.normal((batch_size, latent_dim), seed=seed_generator)
-    if distribution == "uniform":
-        return keras.random.uniform(
-            (batch_size, latent_dim), minval=-1.0, maxval=1.0, seed=seed_generator
-        )
-    raise ValueError(
-        f"unknown latent distribution {distribution!r}; use one of {LATENT_DISTRIBUTIONS}"
     )
 
 
