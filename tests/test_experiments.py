@@ -1,0 +1,156 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import pytest
+
+from cxr_keras import experiments
+from cxr_keras.experiments import (
+    PAPER_TABLES,
+    TABLE_METRICS,
+    compare_augmentations,
+    evaluate_classifier,
+    paper_vs_ours_table,
+    train_classifier,
+)
+
+CLASSES = ["NORMAL", "PNEUMONIA"]
+SIZE = 16
+
+
+def _separable(n, seed, minority=0.3):
+    """Class 1 has a bright blob in the centre, class 0 does not; class 0 is the minority."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) > minority).astype(int)
+    x = rng.normal(-0.5, 0.1, size=(n, SIZE, SIZE, 1)).astype(np.float32)
+    x[y == 1, 5:11, 5:11] += 1.0
+    return np.clip(x, -1, 1), y
+
+
+def _tiny_cnn():
+    return keras.Sequential([
+        keras.Input((SIZE, SIZE, 1)),
+        keras.layers.Conv2D(4, 3, strides=2, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(2, activation="softmax"),
+    ])
+
+
+def _chance_model():
+    inputs = keras.Input((SIZE, SIZE, 1))
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs) * 0.0)
+    return keras.Model(inputs, outputs)
+
+
+def test_classifier_learns_a_separable_task_above_chance():
+    train, test = _separable(96, seed=0), _separable(64, seed=1)
+    model, history = train_classifier(_tiny_cnn, train, val=test, epochs=8, batch_size=16,
+                                      seed=0, learning_rate=0.02)
+    assert list(history["epoch"]) == list(range(1, 9))
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    evaluation = evaluate_classifier(model, *test, CLASSES, n_boot=50)
+    report = evaluation["report"].set_index(["class", "metric"])
+    assert report.loc[("all", "accuracy"), "value"] > 0.9
+    assert report.loc[("all", "accuracy"), "ci_low"] <= report.loc[("all", "accuracy"), "value"]
+    assert evaluation["probabilities"].shape == (64, 2)
+    assert evaluation["confusion"].to_numpy().sum() == 64
+
+
+def test_training_is_reproducible_with_a_seed():
+    train = _separable(32, seed=0)
+    first, _ = train_classifier(_tiny_cnn, train, epochs=1, batch_size=8, seed=5, augmentation="flip")
+    again, _ = train_classifier(_tiny_cnn, train, epochs=1, batch_size=8, seed=5, augmentation="flip")
+    x = train[0][:4]
+    np.testing.assert_allclose(first.predict(x, verbose=0), again.predict(x, verbose=0), rtol=1e-5)
+
+
+def test_bad_training_input_is_rejected():
+    with pytest.raises(ValueError, match="train must be \\(N, H, W, C\\) images with N labels"):
+        train_classifier(_tiny_cnn, (np.zeros((4, 16, 16)), np.zeros(4)))
+    with pytest.raises(ValueError, match="unknown augmentation 'blur'"):
+        train_classifier(_tiny_cnn, _separable(8, 0), augmentation="blur")
+
+
+def test_comparison_table_has_one_row_per_method_beside_the_paper(tmp_path):
+    train, test = _separable(40, seed=0), _separable(24, seed=1)
+    generated = np.full((40, SIZE, SIZE, 1), -0.5, np.float32)
+    methods = ["flip", "gan", "none"]
+    kwargs = {"model_fn": _chance_model, "train": train, "test": test, "class_names": CLASSES,
+                  "generated": generated, "target_class": 0, "out_dir": tmp_path, "n_boot": 20,
+                  "epochs": 1, "batch_size": 16}
+    table = compare_augmentations(methods, **kwargs)
+    assert list(table["method"]) == methods
+    counts = np.bincount(train[1])
+    assert list(table["n_train"]) == [40, 40 + counts[1] - counts[0], 40]
+    for metric in TABLE_METRICS:
+        assert {metric, f"{metric}_ci_low", f"{metric}_ci_high", f"paper_{metric}"} <= set(table)
+    assert table.loc[0, "paper_accuracy"] == pytest.approx(PAPER_TABLES["kora_venu_2021"].loc["flip", "accuracy"] / 100)
+    assert table.loc[1, "paper_tpr"] == pytest.approx(0.98)
+    assert np.isnan(table.loc[2, "paper_accuracy"])
+    # Zeroed weights predict 0.5 for both classes -> class 1 every time: accuracy = share of class 1.
+    assert table.loc[0, "accuracy"] == pytest.approx(test[1].mean())
+    for method in methods:
+        assert (tmp_path / method / "predictions.csv").is_file()
+        assert (tmp_path / method / "history.csv").is_file()
+
+    formatted = paper_vs_ours_table(table)
+    assert list(formatted.index) == methods
+    assert list(formatted.columns) == list(TABLE_METRICS)
+    assert formatted.loc["flip", "accuracy"].startswith("94.9 | ")
+    assert formatted.loc["none", "accuracy"].startswith("- | ")
+
+
+def test_comparison_resumes_from_saved_predictions(tmp_path, monkeypatch):
+    train, test = _separable(24, seed=0), _separable(16, seed=1)
+    args = {"model_fn": _chance_model, "train": train, "test": test, "class_names": CLASSES,
+                "out_dir": tmp_path, "n_boot": 10, "epochs": 1, "batch_size": 8}
+    first = compare_augmentations(["clip"], **args)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a finished method was retrained")
+
+    monkeypatch.setattr(experiments, "train_classifier", fail)
+    again = compare_augmentations(["clip"], **args)
+    np.testing.assert_allclose(first["accuracy"], again["accuracy"])
+
+
+def test_comparison_argument_errors():
+    data = _separable(8, 0)
+    with pytest.raises(ValueError, match="method 'gan' needs generated images"):
+        compare_augmentations(["gan"], _chance_model, data, data, CLASSES)
+    with pytest.raises(ValueError, match="unknown augmentation 'mixup'"):
+        compare_augmentations(["mixup"], _chance_model, data, data, CLASSES)
+    with pytest.raises(ValueError, match="unknown paper table 'x'"):
+        experiments.paper_row_fractions("x", ["flip"])
+
+
+def test_cap_per_class_samples_each_split_and_class():
+    from cxr_keras.data.phantom_dataset import PhantomDataset
+
+    dataset = PhantomDataset({"normal": 20, "consolidation": 40}, size=32, seed=0)
+    capped = experiments.cap_per_class(dataset, 5, seed=1)
+    sizes = capped.frame.groupby(["split", "label"]).size()
+    assert sizes.max() == 5 and len(sizes) == 6
+    assert set(capped.frame["path"]) <= set(dataset.frame["path"])
+    assert len(dataset.frame) == 60
+    again = experiments.cap_per_class(dataset, 5, seed=1)
+    assert list(again.frame["path"]) == list(capped.frame["path"])
+    assert experiments.cap_per_class(dataset, None) is dataset
+    with pytest.raises(ValueError, match="max_per_class must be a positive integer"):
+        experiments.cap_per_class(dataset, 0)
+
+
+def test_stratified_subsample_keeps_the_class_ratio():
+    from cxr_keras.data.phantom_dataset import PhantomDataset
+
+    dataset = PhantomDataset({"normal": 30, "consolidation": 90}, size=32, seed=0,
+                             splits={"train": 0.8, "test": 0.2})
+    subsample = experiments.stratified_subsample(dataset, 40, seed=0)
+    train = subsample.class_counts("train")
+    assert train.sum() == 40 and train["consolidation"] == 3 * train["normal"]
+    assert subsample.class_counts("test").to_dict() == dataset.class_counts("test").to_dict()
+    assert experiments.stratified_subsample(dataset, None) is dataset
+    with pytest.raises(ValueError, match="max_per_split must be a positive integer"):
+        experiments.stratified_subsample(dataset, -3)

@@ -1,0 +1,160 @@
+"""Run notebooks through the papermill pipeline: the real ones in `smoke`, and fixture ones."""
+
+import ast
+import json
+
+import nbformat
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_notebook
+
+from cxr_keras import pipeline
+from cxr_keras.metrics.inception import default_weights_path
+from cxr_keras.paths import shared_data_root
+
+pytestmark = pytest.mark.notebook
+
+# Files each notebook must leave in its results folder, beside run.json and itself.
+KEY_OUTPUTS = {
+    "tour": ["class_counts.csv", "figures/phantoms.png", "figures/class_counts.png"],
+    "kermany": [
+        "data_manifest.csv", "class_counts.csv", "gan/history.csv", "memorization.json",
+        "comparison.csv", "paper_vs_ours.csv", "summary.json", "figures/gan_history.png",
+        "figures/real_vs_generated.png", "figures/closest_pairs.png",
+    ],
+}
+EXISTING = [paper for paper in pipeline.PAPERS if pipeline.find_notebook(paper) is not None]
+
+
+def _run(paper, out, *extra):
+    return pipeline.main(["run", paper, "--profile", "smoke", "--out", str(out), *extra])
+
+
+def _check_results(results, paper):
+    run = json.loads((results / "run.json").read_text())
+    assert run["paper"] == paper and run["profile"] == "smoke"
+    assert run["versions"]["tensorflow"] and run["git"]["commit"]
+    assert (results / pipeline.find_notebook(paper).name).is_file()
+    for name in KEY_OUTPUTS.get(paper, []):
+        assert (results / name).is_file(), f"{paper} smoke run did not write {name}"
+    if paper == "kermany" and default_weights_path().is_file():
+        assert (results / "fid.csv").is_file()
+    return run
+
+
+@pytest.mark.parametrize("paper", EXISTING)
+def test_smoke_profile_on_phantoms(paper, tmp_path):
+    assert _run(paper, tmp_path, "--data", "phantoms") == 0
+    run = _check_results(tmp_path / paper / "smoke", paper)
+    assert run["parameters"]["data"] == "phantoms"
+    assert not (tmp_path / paper / "smoke.failed").exists()
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("paper", [p for p in EXISTING if p in ("tour", "kermany")])
+def test_smoke_profile_on_the_real_samples(paper, tmp_path):
+    root = shared_data_root()
+    if root is None:
+        pytest.skip("no real data samples (../shared/data or $CXR_KERAS_DATA)")
+    assert _run(paper, tmp_path, "--data", str(root)) == 0
+    run = _check_results(tmp_path / paper / "smoke", paper)
+    if paper == "kermany":
+        assert run["data_manifest_sha256"]
+        manifest = (tmp_path / paper / "smoke" / "data_manifest.csv").read_text()
+        assert str(root) in manifest
+
+
+def _fixture_notebook(folder, body):
+    """Write notebooks/01_fixture.ipynb: a tagged parameters cell, then `body`."""
+    parameters = new_code_cell("out_dir = 'unset'\nvalue = 1")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook = new_notebook(cells=[parameters, new_code_cell(body)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, folder / "01_fixture.ipynb")
+    return folder
+
+
+WRITE_TABLE = (
+    "from pathlib import Path\n"
+    "Path(out_dir, 'table.csv').write_text(f'value\\n{value}\\n')\n"
+    "Path(out_dir, 'data_manifest.csv').write_text('path,label\\nx.png,0\\n')"
+)
+
+
+@pytest.fixture
+def fixture_run(tmp_path):
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "kermany.yaml").write_text(yaml.safe_dump({"smoke": {"value": 2}}))
+
+    def run(body, *extra, paper="kermany"):
+        notebooks = _fixture_notebook(tmp_path / "notebooks", body)
+        return pipeline.main([
+            "run", paper, "--profile", "smoke", "--out", str(tmp_path / "results"),
+            "--notebooks-dir", str(notebooks), "--profiles-dir", str(profiles), *extra,
+        ])
+
+    return run, tmp_path / "results" / "kermany"
+
+
+def test_parameters_reach_the_notebook_and_results_are_recorded(fixture_run, capsys):
+    run, paper_dir = fixture_run
+    assert run(WRITE_TABLE, "-p", "value=7", paper="all") == 0
+    assert "skipping davoodi: its notebook does not exist yet" in capsys.readouterr().out
+    results = paper_dir / "smoke"
+    assert (results / "table.csv").read_text() == "value\n7\n"
+    record = json.loads((results / "run.json").read_text())
+    assert record["parameters"] == {"value": 7}
+    assert record["data_manifest"] == "data_manifest.csv" and len(record["data_manifest_sha256"]) == 64
+    assert record["wall_seconds"] > 0
+    assert sorted(p.name for p in paper_dir.iterdir()) == ["smoke"]
+
+
+def test_a_failing_cell_keeps_the_last_good_results(fixture_run, capsys):
+    run, paper_dir = fixture_run
+    assert run(WRITE_TABLE) == 0
+    good = {p.name: p.read_bytes() for p in (paper_dir / "smoke").iterdir()}
+
+    assert run("raise ValueError('broken on purpose')") == 1
+    assert "FAILED" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (paper_dir / "smoke").iterdir()} == good
+    failed = nbformat.read(paper_dir / "smoke.failed" / "01_fixture.ipynb", as_version=4)
+    errors = [o for cell in failed.cells for o in cell.get("outputs", []) if o.output_type == "error"]
+    assert errors and errors[0].evalue == "broken on purpose"
+
+    assert run(WRITE_TABLE, "-p", "value=3") == 0
+    assert (paper_dir / "smoke" / "table.csv").read_text() == "value\n3\n"
+    assert not (paper_dir / "smoke.failed").exists()
+
+
+def test_a_rerun_with_the_same_parameters_resumes_from_the_failed_run(fixture_run):
+    run, paper_dir = fixture_run
+    flaky = (
+        "from pathlib import Path\n"
+        "attempts = Path(out_dir, 'attempts.txt')\n"
+        "attempts.write_text(str(int(attempts.read_text()) + 1 if attempts.exists() else 1))\n"
+        "assert int(attempts.read_text()) >= 2, 'first attempt fails'"
+    )
+    assert run(flaky) == 1
+    assert (paper_dir / "smoke.failed" / "attempts.txt").read_text() == "1"
+    assert run(flaky) == 0
+    assert (paper_dir / "smoke" / "attempts.txt").read_text() == "2"
+    # Other parameters start from scratch rather than from stale partial work.
+    assert run(flaky, "-p", "value=5") == 1
+    assert (paper_dir / "smoke.failed" / "attempts.txt").read_text() == "1"
+
+
+@pytest.mark.parametrize("paper", EXISTING)
+def test_profiles_only_set_parameters_the_notebook_declares(paper):
+    notebook = nbformat.read(pipeline.find_notebook(paper), as_version=4)
+    tagged = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{paper}: expected one cell tagged 'parameters'"
+    declared = {target.id for node in ast.parse(tagged[0].source).body
+                if isinstance(node, (ast.Assign, ast.AnnAssign))
+                for target in getattr(node, "targets", [getattr(node, "target", None)])
+                if isinstance(target, ast.Name)}
+    assert {"data", "out_dir"} <= declared
+    for profile in pipeline.PROFILES:
+        unknown = set(pipeline.load_profile(paper, profile)) - declared
+        assert not unknown, f"{paper}.yaml [{profile}] sets {sorted(unknown)}, not notebook parameters"
