@@ -33,9 +33,31 @@ def test_frechet_distance_handles_a_singular_product():
     assert frechet_distance(np.zeros(2), sigma, np.zeros(2), sigma) == pytest.approx(0.0, abs=1e-5)
 
 
-def test_frechet_distance_refuses_a_complex_square_root():
+@pytest.mark.parametrize("method", ["eigh", "sqrtm"])
+def test_frechet_distance_refuses_a_complex_square_root(method):
     with pytest.raises(ValueError, match=r"imaginary component of 2.*not positive semi-definite"):
-        frechet_distance(np.zeros(2), np.diag([-4.0, 1.0]), np.zeros(2), np.eye(2))
+        frechet_distance(np.zeros(2), np.diag([-4.0, 1.0]), np.zeros(2), np.eye(2), method=method)
+
+
+@pytest.mark.parametrize("n_samples", [40, 400])
+def test_eigh_and_sqrtm_methods_agree(n_samples):
+    rng = np.random.default_rng(1)
+    mixing = rng.normal(size=(64, 64))
+    real = rng.normal(size=(n_samples, 64)) @ mixing
+    fake = rng.normal(size=(n_samples, 64)) @ (mixing + 0.3 * rng.normal(size=(64, 64))) + 0.5
+    stats = [*feature_statistics(real), *feature_statistics(fake)] if n_samples > 64 else None
+    if stats is None:
+        with pytest.warns(RankDeficientCovarianceWarning):
+            stats = [*feature_statistics(real), *feature_statistics(fake)]
+    fast = frechet_distance(*stats, method="eigh")
+    reference = frechet_distance(*stats, method="sqrtm")
+    assert fast == pytest.approx(reference, rel=1e-6)
+    assert fast > 1.0
+
+
+def test_frechet_distance_rejects_unknown_method():
+    with pytest.raises(ValueError, match="method must be 'eigh' or 'sqrtm'"):
+        frechet_distance(np.zeros(1), np.eye(1), np.zeros(1), np.eye(1), method="svd")
 
 
 def test_frechet_distance_checks_shapes():
