@@ -25,6 +25,8 @@ from cxr_keras.models import (
     salehinejad_discriminator,
     salehinejad_generator,
 )
+from cxr_keras.models import classifiers
+from cxr_keras.models.classifiers import BN_MOMENTUM
 
 TINY = 32
 PAPER_SIZES = {"salehinejad": (256, 1), "kora_venu": (128, 3), "ng_gubbi": (128, 1),
@@ -247,3 +249,22 @@ def test_davoodi_cnn_outputs_probabilities_and_learns():
 def test_classifiers_reject_bad_image_sizes_with_the_builder_name():
     with pytest.raises(ValueError, match="kora_venu_cnn: image_size must be a positive multiple of 32"):
         kora_venu_cnn(image_size=100)
+
+
+@pytest.mark.parametrize("momentum, collapses", [(0.99, True), (BN_MOMENTUM, False)])
+def test_kora_venu_cnn_inference_predictions_do_not_collapse_after_short_training(
+        monkeypatch, momentum, collapses):
+    # Regression: with Keras' default BN momentum, a few dozen steps left the moving statistics
+    # so far off that every test image got the same probability.
+    monkeypatch.setattr(classifiers, "BN_MOMENTUM", momentum)
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 256)
+    x = (rng.normal(0, 0.3, (256, 32, 32, 3)) + (y[:, None, None, None] - 0.5)).astype("float32")
+    model = classifiers.kora_venu_cnn(num_classes=2, image_size=32, channels=3)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=10, verbose=0)
+    probabilities = model.predict(x, verbose=0)[:, 1]
+    assert (probabilities.std() < 1e-3) == collapses
+    if not collapses:
+        assert ((probabilities > 0.5) == y).mean() > 0.9

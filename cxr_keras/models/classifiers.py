@@ -12,6 +12,11 @@ SALEHINEJAD_HIDDEN_UNITS = 512
 KORA_VENU_BLOCK_FILTERS = (32, 64, 128, 256)
 KORA_VENU_DENSE_BLOCKS = ((512, 0.7), (128, 0.5), (64, 0.3))
 
+# Keras' default BatchNorm momentum (0.99) leaves the moving statistics far from the batch
+# statistics after the few hundred steps these small training sets give: inference outputs
+# then collapse to one constant prediction. 0.9 is PyTorch's default (momentum 0.1).
+BN_MOMENTUM = 0.9
+
 
 def salehinejad_dcnn(num_classes: int = 5, image_size: int = 256, channels: int = 1,
                      hidden_units: int = SALEHINEJAD_HIDDEN_UNITS) -> keras.Model:
@@ -60,13 +65,13 @@ def kora_venu_cnn(num_classes: int = 2, image_size: int = 224, channels: int = 3
     for filters in KORA_VENU_BLOCK_FILTERS:
         model.add(layers.SeparableConv2D(filters, 3, padding="same", activation="relu"))
         model.add(layers.SeparableConv2D(filters, 3, padding="same", activation="relu"))
-        model.add(layers.BatchNormalization())
+        model.add(layers.BatchNormalization(momentum=BN_MOMENTUM))
         model.add(layers.MaxPooling2D(2))
         model.add(layers.Dropout(dropout))
     model.add(layers.Flatten(name="features"))
     for units, rate in KORA_VENU_DENSE_BLOCKS:
         model.add(layers.Dense(units, activation="relu"))
-        model.add(layers.BatchNormalization())
+        model.add(layers.BatchNormalization(momentum=BN_MOMENTUM))
         model.add(layers.Dropout(rate))
     model.add(layers.Dense(num_classes, activation="softmax", name="probabilities"))
     return model
@@ -86,7 +91,7 @@ def davoodi_cnn(num_classes: int = 4, image_size: int = 64, channels: int = 1) -
     for filters in (32, 64, 128):
         for _ in range(2):
             model.add(layers.Conv2D(filters, 3, padding="same", use_bias=False))
-            model.add(layers.BatchNormalization())
+            model.add(layers.BatchNormalization(momentum=BN_MOMENTUM))
             model.add(layers.ReLU())
         model.add(layers.MaxPooling2D(2))
     model.add(layers.GlobalAveragePooling2D(name="features"))
