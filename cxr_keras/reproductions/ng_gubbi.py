@@ -1,0 +1,262 @@
+"""Ng & Gubbi: a plain GAN and a label-conditioned GAN (cGAN) on 7 NIH ChestX-ray14 classes.
+
+What the paper reports, and what the kit measures beside it:
+
+* Table 1: the discriminator's accuracy on fake and real images and the D and G losses at
+  epochs 10..50. The kit logs the same quantities every epoch. Its D loss is the sum of the
+  real and fake terms; the paper's Keras ``train_on_batch`` on a half-real, half-fake batch
+  reports their mean, so the kit's D loss is halved in the comparison. A run shorter than 50
+  epochs is compared at the same *fraction* of training (paper epoch 10 of 50 = 20%).
+* Figures 7 and 9: one generated image per class, and the same noise under every label. The
+  paper notes the label "barely" changes the image; the kit measures it twice: the pixel
+  change caused by switching the label against the change caused by switching the noise, and
+  the *label agreement*: a classifier trained on real images labels the cGAN's images, and
+  its agreement with the requested label is set beside its accuracy on real images of the
+  same class (a cGAN that honours its label should approach the real-image accuracy).
+
+How fake labels are drawn during training is an explicit option (``label_sampling``):
+``"uniform"`` as in the paper (its data were roughly uniform), or ``"empirical"`` (the
+training set's class frequencies), which matters on NIH where most single-label images are
+No Finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+PAPER_EPOCHS = 50
+# Table 1 of the paper: D accuracy on fake / real (fractions), D loss, G loss.
+PAPER_TABLE_1 = pd.DataFrame(
+    {
+        "epoch": [10, 20, 30, 40, 50],
+        "d_acc_fake": [0.91, 0.86, 0.92, 0.91, 0.88],
+        "d_acc_real": [0.82, 0.79, 0.81, 0.86, 0.82],
+        "d_loss": [0.346, 0.367, 0.439, 0.447, 0.465],
+        "g_loss": [2.62, 1.77, 2.51, 2.41, 2.46],
+    }
+)
+TABLE_COLUMNS = ("d_acc_fake", "d_acc_real", "d_loss", "g_loss")
+
+
+def build_gans(
+    image_size: int,
+    num_classes: int,
+    label_sampling: str = "uniform",
+    class_prior: Sequence[float] | None = None,
+    learning_rate: float = 2e-4,
+    beta_1: float = 0.5,
+    seed: int = 0,
+):
+    """The compiled plain GAN and cGAN (paper architectures) at ``image_size``, 1 channel.
+
+    The paper says only "Adam"; the kit uses lr 2e-4 and beta1 0.5 (the DCGAN defaults).
+    ``class_prior`` is required with ``label_sampling="empirical"``.
+    """
+    import keras
+
+    from cxr_keras.gan import GAN, ConditionalGAN
+    from cxr_keras.models import GAN_ARCHITECTURES, build_gan_pair
+
+    def adam():
+        return keras.optimizers.Adam(learning_rate, beta_1=beta_1)
+
+    keras.utils.set_random_seed(seed)
+    latent = GAN_ARCHITECTURES["ng_gubbi"].latent
+    generator, discriminator = build_gan_pair("ng_gubbi", image_size, 1)
+    gan = GAN(generator, discriminator, latent.dim, latent.distribution, seed=seed)
+    gan.compile(adam(), adam())
+    generator, discriminator = build_gan_pair("ng_gubbi_cgan", image_size, 1, num_classes=num_classes)
+    cgan = ConditionalGAN(generator, discriminator, latent.dim, num_classes,
+                          label_sampling=label_sampling, class_prior=class_prior,
+                          latent_distribution=latent.distribution, seed=seed)
+    cgan.compile(adam(), adam())
+    return gan, cgan
+
+
+def table_1(history: pd.DataFrame, paper_epochs: int = PAPER_EPOCHS) -> pd.DataFrame:
+    """The paper's Table 1 beside the kit's values at the same fraction of training.
+
+    ``history`` is a :func:`cxr_keras.gan.train_gan` history (columns ``epoch``, ``d_loss``,
+    ``g_loss``, ``d_acc_real``, ``d_acc_fake``). The kit's D loss is halved (see module doc).
+    """
+    missing = {"epoch", *TABLE_COLUMNS} - set(history.columns)
+    if missing:
+        raise ValueError(f"history lacks columns {sorted(missing)}; pass a train_gan history")
+    if history.empty:
+        raise ValueError("history is empty; train at least one epoch")
+    history = history.set_index("epoch")
+    run_epochs = int(history.index.max())
+    rows = []
+    for _, paper in PAPER_TABLE_1.iterrows():
+        epoch = int(min(max(round(paper["epoch"] / paper_epochs * run_epochs), 1), run_epochs))
+        kit = history.loc[epoch]
+        row = {"paper_epoch": int(paper["epoch"]), "kit_epoch": epoch}
+        for column in TABLE_COLUMNS:
+            row[f"paper_{column}"] = paper[column]
+            row[f"kit_{column}"] = kit[column] / 2.0 if column == "d_loss" else kit[column]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def same_noise_images(cgan, n_noise: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images for ``n_noise`` noise vectors under every label: (n_noise, classes, H, W, C).
+
+    Row ``i`` holds noise vector ``i`` rendered as each class in turn. Returns the images
+    and the labels grid.
+    """
+    from cxr_keras.gan import latent_vectors
+
+    if n_noise < 1:
+        raise ValueError(f"n_noise must be positive, got {n_noise}")
+    classes = cgan.num_classes
+    z = latent_vectors(n_noise, cgan.latent_dim, cgan.latent_distribution, seed)
+    labels = np.tile(np.arange(classes, dtype="int32"), n_noise)
+    images = cgan.generate_from_latent(np.repeat(z, classes, axis=0), labels)
+    return images.reshape(n_noise, classes, *images.shape[1:]), labels.reshape(n_noise, classes)
+
+
+def label_effect(images: np.ndarray) -> dict[str, float]:
+    """How much the label moves the image, against how much the noise does.
+
+    ``images`` is the (n_noise, classes, H, W, C) array of :func:`same_noise_images`.
+    ``label_change``: mean absolute pixel difference between two labels under the same noise;
+    ``noise_change``: between two noise vectors under the same label; ``ratio``: their
+    quotient (near 0: the label barely matters, as the paper observed; near 1 or above: the
+    label changes the image as much as a new noise vector does).
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 5 or images.shape[0] < 2 or images.shape[1] < 2:
+        raise ValueError(
+            f"need (n_noise >= 2, classes >= 2, H, W, C) images, got shape {images.shape}"
+        )
+    flat = images.reshape(images.shape[0], images.shape[1], -1)
+
+    def mean_pairwise(groups):  # groups: (g, members, pixels) -> mean |a - b| over member pairs
+        diffs = np.abs(groups[:, :, None, :] - groups[:, None, :, :]).mean(axis=-1)
+        members = groups.shape[1]
+        return float(diffs.sum() / (len(groups) * members * (members - 1)))
+
+    label_change = mean_pairwise(flat)
+    noise_change = mean_pairwise(flat.transpose(1, 0, 2))
+    return {"label_change": label_change, "noise_change": noise_change,
+            "ratio": label_change / noise_change if noise_change > 0 else float("nan")}
+
+
+def same_noise_figure(images: np.ndarray, class_names: Sequence[str]):
+    """Figure 9: one row per noise vector, one column per label."""
+    from cxr_keras.gan import sample_grid_figure
+
+    n_noise, classes = images.shape[:2]
+    labels = np.tile(np.arange(classes), n_noise)
+    return sample_grid_figure(images.reshape(-1, *images.shape[2:]), labels, list(class_names),
+                              ncols=classes, title="Same noise (row), different label (column)")
+
+
+def label_agreement(
+    requested: np.ndarray,
+    predicted_fake: np.ndarray,
+    y_real: np.ndarray,
+    predicted_real: np.ndarray,
+    class_names: Sequence[str],
+    n_boot: int = 200,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per class: agreement of a real-trained classifier with the cGAN's requested label, beside
+    that classifier's accuracy on real test images of the class, with 95% bootstrap CIs.
+
+    Columns: class, n_fake, agreement, agreement_low/high, n_real, real_accuracy,
+    real_accuracy_low/high. A last row ``all`` pools the classes. A class without real test
+    images gets NaN real accuracy.
+    """
+    from cxr_keras.metrics.classification import bootstrap_ci
+
+    requested, predicted_fake = np.asarray(requested, int), np.asarray(predicted_fake, int)
+    y_real, predicted_real = np.asarray(y_real, int), np.asarray(predicted_real, int)
+    if len(requested) != len(predicted_fake) or len(y_real) != len(predicted_real):
+        raise ValueError("each label array needs one prediction per image")
+
+    def hit_rate(truth, predicted):
+        return float(np.mean(truth == predicted))
+
+    def estimate(truth, predicted, prefix, index):
+        if len(truth) == 0:
+            return {f"n_{prefix}": 0, prefix: np.nan, f"{prefix}_low": np.nan, f"{prefix}_high": np.nan}
+        ci = bootstrap_ci(hit_rate, truth, predicted, n_boot=n_boot, seed=seed + index)
+        return {f"n_{prefix}": len(truth), prefix: ci["estimate"], f"{prefix}_low": ci["low"],
+                f"{prefix}_high": ci["high"]}
+
+    rows = []
+    for k, name in enumerate([*class_names, "all"]):
+        fake = slice(None) if name == "all" else requested == k
+        real = slice(None) if name == "all" else y_real == k
+        row = {"class": name}
+        row.update(estimate(requested[fake], predicted_fake[fake], "agreement", k))
+        row.update(estimate(y_real[real], predicted_real[real], "real_accuracy", k))
+        rows.append(row)
+    frame = pd.DataFrame(rows).rename(columns={"n_agreement": "n_fake", "n_real_accuracy": "n_real"})
+    frame["chance"] = 1.0 / len(class_names)
+    return frame
+
+
+def requested_labels(num_classes: int, per_class: int) -> np.ndarray:
+    """``per_class`` labels of every class, class-major (0, 0, ..., 1, 1, ...)."""
+    if per_class < 1:
+        raise ValueError(f"per_class must be positive, got {per_class}")
+    return np.repeat(np.arange(num_classes, dtype="int32"), per_class)
+
+
+def claims(table: pd.DataFrame, effect: dict, agreement: pd.DataFrame) -> pd.DataFrame:
+    """The paper's claims checked against the kit's numbers.
+
+    ``table`` is :func:`table_1` output for the cGAN; ``effect`` :func:`label_effect`;
+    ``agreement`` :func:`label_agreement`.
+    """
+    last = table.iloc[-1]
+    overall = agreement.set_index("class").loc["all"]
+    rows = [
+        ("D stays ahead: accuracy on fake and real above 50% at the end of training",
+         f"fake {last['kit_d_acc_fake']:.2f}, real {last['kit_d_acc_real']:.2f}",
+         bool(last["kit_d_acc_fake"] > 0.5 and last["kit_d_acc_real"] > 0.5)),
+        ("G loss above D loss at the end of training (paper: 2.46 vs 0.465)",
+         f"G {last['kit_g_loss']:.2f} vs D {last['kit_d_loss']:.3f}",
+         bool(last["kit_g_loss"] > last["kit_d_loss"])),
+        ("the label barely changes the image (label change well below noise change, ratio < 0.5)",
+         f"label/noise pixel change ratio {effect['ratio']:.2f}", bool(effect["ratio"] < 0.5)),
+        ("the cGAN's images carry their label (agreement CI above chance)",
+         (f"agreement {overall['agreement']:.2f} [{overall['agreement_low']:.2f}, "
+          f"{overall['agreement_high']:.2f}] vs chance {overall['chance']:.2f}"),
+         bool(overall["agreement_low"] > overall["chance"])),
+    ]
+    return pd.DataFrame(rows, columns=["claim", "kit", "held"])
+
+
+# Phantom findings standing in for the seven NIH classes (the phantoms have six).
+PHANTOM_STAND_INS = ["normal", "cardiomegaly", "effusion", "pneumothorax", "consolidation", "edema"]
+
+
+def load_dataset(data: str, phantom_counts=None, image_size: int = 64,
+                 max_train_per_class: int | None = None, seed: int = 0):
+    """The 7-class NIH set (single-label; No Finding + the 6 most frequent findings) under
+    ``data``, or six phantom findings (``data == "phantoms"``); re-split by patient, training
+    images capped at ``max_train_per_class`` per class (the paper's set was roughly uniform)."""
+    from cxr_keras.data import NIHChestXray14Dataset, PhantomDataset
+    from cxr_keras.data.nih import NG_GUBBI_CLASSES
+    from cxr_keras.experiments import cap_per_class
+    from cxr_keras.reproductions.salehinejad import nih_root, split_by_patient
+
+    if data == "phantoms":
+        dataset = PhantomDataset(phantom_counts or 40, size=max(32, image_size), seed=seed)
+        dataset = dataset.subset(classes=PHANTOM_STAND_INS)
+    else:
+        dataset = NIHChestXray14Dataset(nih_root(data), classes=NG_GUBBI_CLASSES, single_label=True)
+    dataset = split_by_patient(dataset, seed=seed)
+    if max_train_per_class is None:
+        return dataset
+    train = cap_per_class(dataset.subset("train"), max_train_per_class, seed=seed)
+    view = dataset.subset()
+    view.frame = pd.concat([train.frame, dataset.frame[dataset.frame["split"] != "train"]],
+                           ignore_index=True)
+    return view

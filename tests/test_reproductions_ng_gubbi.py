@@ -1,0 +1,86 @@
+"""Ng & Gubbi: Table 1 alignment, the label-effect measure and label agreement."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxr_keras.reproductions import ng_gubbi as ng
+
+
+def _history(epochs):
+    epoch = np.arange(1, epochs + 1)
+    return pd.DataFrame({"epoch": epoch, "d_loss": 0.1 * epoch, "g_loss": 2.0 + epoch,
+                         "d_acc_real": 0.5 + 0.01 * epoch, "d_acc_fake": 0.6 + 0.01 * epoch})
+
+
+def test_paper_table_1_is_the_papers_rows():
+    last = ng.PAPER_TABLE_1.set_index("epoch").loc[50]
+    assert last.tolist() == [0.88, 0.82, 0.465, 2.46]
+    assert ng.PAPER_TABLE_1["epoch"].tolist() == [10, 20, 30, 40, 50]
+
+
+def test_table_1_compares_at_the_same_fraction_of_training_and_halves_d_loss():
+    table = ng.table_1(_history(5))
+    assert table["kit_epoch"].tolist() == [1, 2, 3, 4, 5]
+    assert table["kit_d_loss"].tolist() == pytest.approx([0.05, 0.1, 0.15, 0.2, 0.25])
+    assert table["kit_g_loss"].iloc[-1] == 7.0
+    assert table["paper_d_loss"].iloc[-1] == 0.465
+    short = ng.table_1(_history(2))
+    assert short["kit_epoch"].tolist() == [1, 1, 1, 2, 2]
+    with pytest.raises(ValueError, match="lacks columns"):
+        ng.table_1(_history(3).drop(columns="d_acc_fake"))
+
+
+def test_label_effect_separates_ignored_from_decisive_labels():
+    rng = np.random.default_rng(0)
+    noise_only = np.repeat(rng.uniform(-1, 1, (3, 1, 4, 4, 1)), 5, axis=1)  # label ignored
+    assert ng.label_effect(noise_only)["ratio"] == 0.0
+    label_only = np.repeat(rng.uniform(-1, 1, (1, 5, 4, 4, 1)), 3, axis=0)  # noise ignored
+    effect = ng.label_effect(label_only)
+    assert effect["noise_change"] == 0.0 and effect["label_change"] > 0 and np.isnan(effect["ratio"])
+    with pytest.raises(ValueError, match="n_noise >= 2"):
+        ng.label_effect(noise_only[:1])
+
+
+def test_label_agreement_on_a_known_case():
+    requested = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    predicted_fake = np.array([0, 0, 1, 1, 1, 1, 1, 1])
+    y_real = np.array([0, 0, 1, 1, 1])
+    predicted_real = np.array([0, 1, 1, 1, 1])
+    frame = ng.label_agreement(requested, predicted_fake, y_real, predicted_real, ["a", "b"],
+                               n_boot=100).set_index("class")
+    assert frame.loc["a", "agreement"] == 0.5 and frame.loc["b", "agreement"] == 1.0
+    assert frame.loc["all", "agreement"] == 0.75
+    assert frame.loc["a", "real_accuracy"] == 0.5 and frame.loc["b", "real_accuracy"] == 1.0
+    assert frame.loc["a", "n_fake"] == 4 and frame.loc["a", "n_real"] == 2
+    assert frame.loc["b", "agreement_low"] == frame.loc["b", "agreement_high"] == 1.0
+    assert frame.loc["a", "agreement_low"] < 0.5 < frame.loc["a", "agreement_high"]
+    assert (frame["chance"] == 0.5).all()
+
+
+def test_label_agreement_gives_nan_for_a_class_without_real_images():
+    frame = ng.label_agreement([0, 1], [0, 1], [0, 0], [0, 0], ["a", "b"], n_boot=10).set_index("class")
+    assert frame.loc["b", "n_real"] == 0 and np.isnan(frame.loc["b", "real_accuracy"])
+
+
+def test_claims_read_the_numbers():
+    table = ng.table_1(_history(5))
+    agreement = pd.DataFrame({"class": ["all"], "agreement": [0.9], "agreement_low": [0.8],
+                              "agreement_high": [0.95], "chance": [1 / 7]})
+    verdict = ng.claims(table, {"ratio": 0.9}, agreement).set_index("claim")["held"]
+    assert verdict.iloc[0] and verdict.iloc[1] and not verdict.iloc[2] and verdict.iloc[3]
+
+
+def test_build_gans_and_same_noise_images_share_noise_across_labels():
+    gan, cgan = ng.build_gans(16, num_classes=3, label_sampling="empirical", class_prior=[5, 1, 1])
+    assert cgan.label_sampling == "empirical" and cgan.class_prior == pytest.approx([5 / 7, 1 / 7, 1 / 7])
+    images, labels = ng.same_noise_images(cgan, 2, seed=0)
+    assert images.shape == (2, 3, 16, 16, 1) and labels.tolist() == [[0, 1, 2], [0, 1, 2]]
+    again, _ = ng.same_noise_images(cgan, 2, seed=0)
+    np.testing.assert_allclose(images, again, atol=1e-6)
+    assert not np.allclose(images[0, 0], images[1, 0])  # different noise, same label
+    assert gan.generate(2, seed=0).shape == (2, 16, 16, 1)

@@ -1,0 +1,134 @@
+"""Salehinejad et al.: DS1/DS2/DS3 construction, Table 1 arithmetic and a tiny DCNN run."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxr_keras.reproductions import salehinejad as sal
+
+
+def _imbalanced(counts=(12, 5, 3), size=4, seed=0):
+    y = np.repeat(np.arange(len(counts)), counts)
+    x = np.random.default_rng(seed).uniform(-1, 1, (len(y), size, size, 1)).astype(np.float32)
+    return x, y
+
+
+def test_ds2_is_balanced_at_the_smallest_class_and_uses_real_images_only():
+    x, y = _imbalanced()
+    x2, y2 = sal.undersample_to_smallest(x, y, 3, seed=1)
+    assert np.bincount(y2).tolist() == [3, 3, 3]
+    originals = {row.tobytes(): label for row, label in zip(x, y)}
+    assert all(originals[row.tobytes()] == label for row, label in zip(x2, y2))
+    x3, _ = sal.undersample_to_smallest(x, y, 3, seed=2)
+    assert not np.array_equal(x2, x3)  # the seed picks a different subset
+
+
+def test_ds2_refuses_an_empty_class():
+    x, y = _imbalanced((4, 0, 2))
+    with pytest.raises(ValueError, match=r"class\(es\) \[1\] have no images"):
+        sal.undersample_to_smallest(x, y, 3)
+
+
+def test_ds3_has_twice_the_largest_class_per_class_and_keeps_every_real_image():
+    x, y = _imbalanced()
+    synthetic = [np.full((30, 4, 4, 1), k / 10, np.float32) for k in range(3)]
+    x3, y3, is_synthetic = sal.balance_with_synthetic(x, y, synthetic)
+    assert np.bincount(y3).tolist() == [24, 24, 24]
+    assert np.array_equal(x3[: len(x)], x) and np.array_equal(y3[: len(y)], y)
+    assert np.bincount(y3[is_synthetic]).tolist() == [12, 19, 21]
+    assert sal.synthetic_pool_counts(y, ["a", "b", "c"]) == {"a": 12, "b": 19, "c": 21}
+
+
+def test_ds3_says_how_many_synthetic_images_are_missing():
+    x, y = _imbalanced()
+    synthetic = [np.zeros((30, 4, 4, 1), np.float32), np.zeros((5, 4, 4, 1), np.float32),
+                 np.zeros((30, 4, 4, 1), np.float32)]
+    with pytest.raises(ValueError, match="class 1 needs 19 synthetic images"):
+        sal.balance_with_synthetic(x, y, synthetic)
+
+
+def test_per_class_accuracy_is_recall_with_nan_for_absent_classes():
+    y_true = np.array([0, 0, 0, 0, 1, 1])
+    y_pred = np.array([0, 0, 0, 1, 1, 0])
+    row = sal.per_class_accuracy(y_true, y_pred, 3)
+    assert row[:2] == pytest.approx([75.0, 50.0])
+    assert np.isnan(row[2])
+    assert row[3] == pytest.approx(62.5)
+
+
+def test_table_1_puts_the_paper_beside_mean_and_std_over_runs():
+    runs = pd.DataFrame({
+        "dataset": ["DS1"] * 4 + ["DS3"] * 4,
+        "run": [0, 0, 1, 1] * 2,
+        "class": ["Effusion", sal.TOTAL] * 4,
+        "accuracy": [60.0, 50.0, 70.0, 60.0, 80.0, 85.0, 90.0, 95.0],
+    })
+    table = sal.table_1(runs).set_index(["dataset", "class"])
+    assert table.loc[("DS1", "Effusion"), "paper"] == 73.64
+    assert table.loc[("DS1", "Effusion"), "kit_mean"] == 65.0
+    assert table.loc[("DS1", "Effusion"), "kit_std"] == pytest.approx(np.std([60, 70], ddof=1))
+    assert table.loc[("DS3", sal.TOTAL), "paper_std"] == 0.41
+    verdict = sal.claims(table.reset_index()).set_index("claim")["held"]
+    assert verdict["DS3 total accuracy > DS1 total accuracy"]
+    assert not verdict["largest DS3 gain in Pneumothorax (the rarest class)"]
+
+
+def test_paper_class_names_map_kit_and_phantom_names():
+    assert sal.paper_class_name("Normal") == "Normal"
+    assert sal.paper_class_name("effusion") == "Pleural Effusion"
+    assert sal.paper_class_name("Edema") == "Pulmonary Edema"
+    with pytest.raises(KeyError, match="no counterpart"):
+        sal.paper_class_name("Mass")
+
+
+def test_sigmoid_decay_starts_at_the_initial_rate_and_decays_monotonically():
+    schedule = sal.SigmoidDecay(1e-3, total_steps=100)
+    rates = np.array([float(schedule(step)) for step in (0, 25, 50, 75, 100)])
+    assert rates[0] == pytest.approx(1e-3, rel=1e-5)
+    assert np.all(np.diff(rates) < 0)
+    assert rates[-1] < 0.01 * rates[0]
+
+
+def test_dcnn_experiment_runs_every_dataset_and_reads_finished_runs_back(tmp_path):
+    from cxr_keras.data.phantoms import phantom_arrays
+
+    counts = {"normal": 16, "cardiomegaly": 6, "effusion": 4}
+    x, y = phantom_arrays(counts, size=32, seed=0)
+    x = x[:, ::2, ::2]  # 16 px keeps the DCNN tiny
+    x_test, y_test = phantom_arrays({c: 3 for c in counts}, size=32, seed=1)
+    x_test = x_test[:, ::2, ::2]
+    names = ["Normal", "Cardiomegaly", "Effusion"]
+    synthetic = [np.clip(x[y == k][:1] + 0.0 * np.ones((40, 1, 1, 1)), -1, 1) for k in range(3)]
+    kwargs = {"val": (x_test, y_test), "test": (x_test, y_test), "class_names": names,
+              "out_dir": tmp_path, "runs": 1, "epochs": 2, "batch_size": 16, "patience": None,
+              "n_boot": 20}
+    result = sal.run_dcnn_experiment(x, y, synthetic, **kwargs)
+    assert set(result["runs"]["dataset"]) == set(sal.DATASETS)
+    assert result["sizes"].set_index("class")["DS3"].tolist() == [32, 32, 32]
+    assert result["sizes"].set_index("class")["DS2"].tolist() == [4, 4, 4]
+    assert result["histories"].groupby(["dataset", "run"])["epoch"].max().eq(2).all()
+    table = result["table"]
+    assert table["runs"].eq(1).all()
+    assert ((table["ci_low"] <= table["kit_mean"] + 1e-9) & (table["kit_mean"] <= table["ci_high"] + 1e-9)).all()
+    again = sal.run_dcnn_experiment(x, y, synthetic, **kwargs)
+    pd.testing.assert_frame_equal(again["runs"], result["runs"])
+
+
+def test_validation_curve_has_one_line_per_dataset_and_a_band_inside_0_1():
+    histories = pd.DataFrame({
+        "dataset": ["DS1"] * 4 + ["DS2"] * 4,
+        "run": [0, 0, 1, 1] * 2,
+        "epoch": [1, 2, 1, 2] * 2,
+        "val_accuracy": [0.1, 0.9, 0.9, 1.0, 0.5, 0.6, 0.7, 0.8],
+    })
+    axis = sal.validation_curve_figure(histories).axes[0]
+    assert [line.get_label() for line in axis.lines] == ["DS1", "DS2"]
+    assert axis.lines[0].get_ydata().tolist() == pytest.approx([0.5, 0.95])
+    band = np.concatenate([c.get_paths()[0].vertices[:, 1] for c in axis.collections])
+    assert band.min() >= 0.0 and band.max() <= 1.0
+    with pytest.raises(ValueError, match="lack columns"):
+        sal.validation_curve_figure(histories.drop(columns="run"))
