@@ -98,12 +98,15 @@ def make_optimizer(optimizer: str | Callable[[], keras.optimizers.Optimizer], le
 
 
 def training_dataset(
-    x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, seed: int,
-    augmentation: str | None = None,
+    x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augmentation: str | None = None,
 ) -> tf.data.Dataset:
-    """Shuffled, optionally augmented batches for ``epochs`` passes, reproducible from ``seed``."""
+    """An endless stream of shuffled, optionally augmented batches, reproducible from ``seed``.
+
+    Endless so that ``fit(steps_per_epoch=ceil(n / batch_size))`` never runs out of data when
+    ``n`` is not a multiple of the batch size (batches then straddle epoch boundaries).
+    """
     dataset = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int32)))
-    dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat(epochs)
+    dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
     if augmentation is not None:
         dataset = augment_dataset(dataset, augmentation, seed)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -143,7 +146,7 @@ def train_classifier(
         metrics=["accuracy"],
     )
     history = model.fit(
-        training_dataset(x, y, epochs, batch_size, seed, augmentation),
+        training_dataset(x, y, batch_size, seed, augmentation),
         steps_per_epoch=math.ceil(len(x) / batch_size),
         epochs=epochs,
         shuffle=False,  # the dataset is already shuffled from `seed`

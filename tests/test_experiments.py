@@ -58,6 +58,17 @@ def test_classifier_learns_a_separable_task_above_chance():
     assert evaluation["confusion"].to_numpy().sum() == 64
 
 
+def test_every_epoch_runs_all_its_steps_when_the_batch_does_not_divide_the_data():
+    # Regression: data repeated `epochs` times ran out before the last epoch ended.
+    train = _separable(10, seed=0)
+    steps = []
+    counter = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: steps.append(batch))
+    _, history = train_classifier(_tiny_cnn, train, epochs=3, batch_size=4, seed=0,
+                                  augmentation="flip", callbacks=[counter])
+    assert list(history["epoch"]) == [1, 2, 3]
+    assert len(steps) == 3 * 3
+
+
 def test_training_is_reproducible_with_a_seed():
     train = _separable(32, seed=0)
     first, _ = train_classifier(_tiny_cnn, train, epochs=1, batch_size=8, seed=5, augmentation="flip")
