@@ -13,6 +13,7 @@ from cxr_keras.models import (
     GAN_ARCHITECTURES,
     TapSumConv2D,
     build_gan_pair,
+    classifiers,
     davoodi_cnn,
     davoodi_discriminator,
     davoodi_generator,
@@ -25,7 +26,6 @@ from cxr_keras.models import (
     salehinejad_discriminator,
     salehinejad_generator,
 )
-from cxr_keras.models import classifiers
 from cxr_keras.models.classifiers import BN_MOMENTUM
 
 TINY = 32
