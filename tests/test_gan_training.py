@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cxr_keras.gan import GAN, ConditionalGAN
+from cxr_keras.gan import GAN, ConditionalGAN, EpochProgress
 from cxr_keras.gan.training import METRIC_NAMES
 from tests.scripts.tiny_gan import (
     LATENT_DIM,
@@ -42,6 +42,16 @@ def test_fit_updates_both_networks_and_reports_paper_metrics():
         assert all(0.0 <= v <= 1.0 for v in history[name]), name
     assert int(gan.d_optimizer.iterations.numpy()) == 4
     assert int(gan.g_optimizer.iterations.numpy()) == 4
+
+
+def test_epoch_progress_counts_epochs_from_where_a_resumed_fit_starts(capsys):
+    dataset = tf.data.Dataset.from_tensor_slices(stripes(32)).batch(16)
+    tiny_gan().fit(dataset, epochs=3, initial_epoch=1, verbose=0,
+                   callbacks=[EpochProgress("class A", mininterval=0)])
+    bar = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    shown = [line for line in bar if line.startswith("class A")]
+    assert "1/3 [" in shown[0] and "3/3 [" in shown[-1], shown
+    assert "d_loss=" in shown[-1] and "g_loss=" in shown[-1]
 
 
 def test_d_steps_updates_discriminator_more_often():

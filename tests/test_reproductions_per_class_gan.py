@@ -71,7 +71,7 @@ def _tiny_gan(seed):
     return gan
 
 
-def test_train_generate_and_resume_per_class(tmp_path):
+def test_train_generate_and_resume_per_class(tmp_path, capsys):
     rng = np.random.default_rng(0)
     images = {"normal": rng.uniform(-1, 1, (8, 8, 8, 1)).astype(np.float32),
               "pleural effusion": rng.uniform(-1, 1, (8, 8, 8, 1)).astype(np.float32)}
@@ -85,6 +85,9 @@ def test_train_generate_and_resume_per_class(tmp_path):
     assert set(history["class"]) == {"normal", "pleural effusion"}
     assert history.groupby("class")["epoch"].max().tolist() == [1, 1]
     assert (tmp_path / "pleural_effusion" / "history.csv").is_file()
+    progress = capsys.readouterr().err  # one bar over epochs per class, with the losses
+    assert "GAN 1/2 (normal)" in progress and "GAN 2/2 (pleural effusion)" in progress
+    assert progress.count("1/1 [") == 2 and "d_loss=" in progress
 
     generated, report = per_class_gan.generate_filtered(
         gans, {"normal": 3, "pleural effusion": 0}, method="discriminator", keep_fraction=0.5)

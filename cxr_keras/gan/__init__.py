@@ -1,6 +1,7 @@
 """GAN training engine shared by the four papers: model, callbacks, checkpoints, generation."""
 
 from cxr_keras.gan.callbacks import (
+    EpochProgress,
     GANCheckpoint,
     HistoryCSV,
     NonFiniteLossError,
@@ -14,6 +15,7 @@ from cxr_keras.gan.training import GAN, ConditionalGAN, train_gan
 __all__ = [
     "GAN",
     "ConditionalGAN",
+    "EpochProgress",
     "GANCheckpoint",
     "HistoryCSV",
     "NonFiniteLossError",

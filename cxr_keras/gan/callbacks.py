@@ -1,4 +1,5 @@
-"""Callbacks for GAN training: sample grids, a resumable history CSV, checkpoints, NaN guard.
+"""Callbacks for GAN training: sample grids, a resumable history CSV, checkpoints, NaN guard,
+an epoch progress bar.
 
 Epoch numbers written to disk count completed epochs (1-based), unlike Keras' 0-based
 callback argument.
@@ -14,6 +15,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from cxr_keras.gan.checkpoint import latest_checkpoint, prune_checkpoints, save_checkpoint
 from cxr_keras.gan.generate import latent_vectors, sample_grid_figure
@@ -160,3 +162,33 @@ class StopOnNonFinite(keras.callbacks.Callback):
             f"non-finite loss {bad} at epoch {self._epoch}, batch {batch + 1}; training "
             f"stopped; {last}. Lower the learning rates or check the data for NaNs."
         )
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """A text progress bar over epochs (not batches), with the newest ``monitor`` values.
+
+    Meant for quiet fits (``verbose=0``) that run for minutes, such as one GAN per class:
+    plain ``tqdm`` on stderr, so it updates in place both in a terminal and in a notebook
+    executed by papermill. A resumed fit starts the bar at the epoch it resumed from.
+    """
+
+    def __init__(self, desc: str = "epochs", monitor=("d_loss", "g_loss"),
+                 mininterval: float = 5.0):
+        super().__init__()
+        self.desc, self.monitor, self.mininterval = desc, tuple(monitor), float(mininterval)
+        self.bar = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.bar is None:
+            self.bar = tqdm(total=self.params.get("epochs"), initial=epoch, desc=self.desc,
+                            unit="epoch", mininterval=self.mininterval)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.set_postfix({k: f"{float(logs[k]):.3f}" for k in self.monitor
+                              if logs and k in logs}, refresh=False)
+        self.bar.update(1)
+
+    def on_train_end(self, logs=None):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

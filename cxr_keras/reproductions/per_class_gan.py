@@ -54,11 +54,12 @@ def train_per_class_gans(
 
     ``build_gan`` returns a compiled :class:`cxr_keras.gan.GAN`. Training goes through
     :func:`cxr_keras.gan.train_gan`, so an interrupted run resumes per class from its last
-    finished epoch. ``callbacks(class_name, class_dir)`` may return extra Keras callbacks;
+    finished epoch, with a progress bar over each class's epochs on stderr.
+    ``callbacks(class_name, class_dir)`` may return extra Keras callbacks;
     ``sample_every`` defaults to a sample grid at the last epoch only. Returns the trained
     GANs by class and their histories stacked, with a ``class`` column.
     """
-    from cxr_keras.gan import train_gan
+    from cxr_keras.gan import EpochProgress, train_gan
 
     gans, histories = {}, []
     for index, (name, class_images) in enumerate(images.items()):
@@ -66,10 +67,11 @@ def train_per_class_gans(
             raise ValueError(f"class {name!r} has no training images; drop it or add images")
         class_dir = Path(out_dir) / class_folder(name)
         gan = build_gan(name)
+        progress = EpochProgress(f"GAN {index + 1}/{len(images)} ({name})")
         history = train_gan(
             gan, image_batches(class_images, batch_size, seed + index), epochs, class_dir,
             resume=resume, sample_every=sample_every or epochs, verbose=0,
-            callbacks=callbacks(name, class_dir) if callbacks else (),
+            callbacks=[*(callbacks(name, class_dir) if callbacks else ()), progress],
         )
         gans[name] = gan
         histories.append(pd.DataFrame(history).assign(**{"class": name}))
