@@ -125,11 +125,13 @@ def train_classifier(
     class_weight: dict[int, float] | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 0,
+    progress: str | None = None,
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Build ``model_fn()`` (softmax output) and fit it on ``train``; return it and its history.
 
     Weights, shuffling and augmentation draws all follow ``seed``, so two calls that differ
-    only in ``augmentation`` see the same initial weights and image order.
+    only in ``augmentation`` see the same initial weights and image order. With
+    ``verbose=0``, a ``progress`` description shows a progress bar over epochs on stderr.
     """
     x, y = _check_xy(train, "train")
     if val is not None:
@@ -152,12 +154,20 @@ def train_classifier(
         shuffle=False,  # the dataset is already shuffled from `seed`
         validation_data=val,
         class_weight=class_weight,
-        callbacks=list(callbacks),
+        callbacks=[*callbacks, *_progress_bar(progress, verbose)],
         verbose=verbose,
     )
     frame = pd.DataFrame(history.history)
     frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
     return model, frame
+
+
+def _progress_bar(description: str | None, verbose: int) -> list[keras.callbacks.Callback]:
+    from cxr_keras.gan import EpochProgress
+
+    if description is None or verbose:
+        return []
+    return [EpochProgress(description, monitor=("loss", "accuracy", "val_accuracy"))]
 
 
 def evaluate_classifier(
@@ -270,7 +280,7 @@ def _method_predictions(method, model_fn, train, test, class_names, generated, t
     if method == GAN_METHOD:
         x, y = gan_balance(x, y, generated, target_class)
     model, history = train_classifier(model_fn, (x, y), seed=seed, augmentation=augmentation,
-                                      **train_kwargs)
+                                      **{"progress": f"classifier ({method})", **train_kwargs})
     x_test, y_test = _check_xy(test, "test")
     probabilities = model.predict(x_test, batch_size=64, verbose=0)
     predictions = pd.DataFrame(probabilities, columns=[f"prob_{name}" for name in class_names])

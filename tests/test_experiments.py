@@ -69,6 +69,15 @@ def test_every_epoch_runs_all_its_steps_when_the_batch_does_not_divide_the_data(
     assert len(steps) == 3 * 3
 
 
+def test_progress_bar_only_when_asked_and_keras_is_quiet(capsys):
+    train = _separable(16, seed=0)
+    train_classifier(_tiny_cnn, train, val=train, epochs=2, batch_size=8, progress="fold-0")
+    bar = capsys.readouterr().err
+    assert "fold-0" in bar and "2/2 [" in bar and "val_accuracy=" in bar
+    train_classifier(_tiny_cnn, train, epochs=1, batch_size=8)
+    assert "epoch" not in capsys.readouterr().err
+
+
 def test_training_is_reproducible_with_a_seed():
     train = _separable(32, seed=0)
     first, _ = train_classifier(_tiny_cnn, train, epochs=1, batch_size=8, seed=5, augmentation="flip")

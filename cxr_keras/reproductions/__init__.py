@@ -29,6 +29,7 @@ def train_or_load_classifier(
     """Train with :func:`cxr_keras.experiments.train_classifier` and predict ``x_test``, or read
     both back from ``run_dir`` when an earlier run finished there.
 
+    Training shows a progress bar named after ``run_dir`` unless ``progress`` says otherwise.
     Returns (test probabilities (n, C), history). ``run_dir`` gets ``history.csv`` and
     ``probabilities.npy``, the latter written last so its presence marks a finished run.
     """
@@ -39,6 +40,7 @@ def train_or_load_classifier(
     done = run_dir / "probabilities.npy"
     if done.is_file():
         return np.load(done), pd.read_csv(run_dir / "history.csv")
+    train_kwargs.setdefault("progress", f"classifier {run_dir.parent.name}/{run_dir.name}")
     model, history = train_classifier(model_fn, train, val, **train_kwargs)
     probabilities = model.predict(x_test, batch_size=256, verbose=0)
     write_csv(run_dir / "history.csv", history)
