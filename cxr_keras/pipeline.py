@@ -4,6 +4,7 @@ Usage::
 
     python -m cxr_keras.pipeline run kermany --profile smoke
     python -m cxr_keras.pipeline run all --profile cpu --data /path/to/data -p seed=1
+    python -m cxr_keras.pipeline run kermany --profile cpu --refresh
     python -m cxr_keras.pipeline list
 
 Parameters are merged, later winning: the notebook's own defaults < the profile in
@@ -16,6 +17,14 @@ as ``out_dir``. On success the folder, with ``run.json`` added, atomically repla
 (executed notebook with the error included) and the last good results stay untouched; the
 next run with the same parameters starts from the failed folder, so resumable steps (GAN
 checkpoints, finished classifier runs) are not redone.
+
+``--refresh`` re-executes the notebook on top of the last good results (same parameters
+required), reusing their checkpoints and finished runs, e.g. after a notebook's narrative or
+closing cells changed; the results folder is replaced only when that run succeeds.
+
+Each execution (done, failed or interrupted) is recorded in the staging folder, so the record
+follows it into ``.failed`` and back; ``run.json`` lists them under ``attempts``, with
+``wall_seconds_total`` their sum and ``wall_seconds`` the last execution's time.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -50,6 +59,7 @@ PAPERS = {"tour": "00", "kermany": "01", "salehinejad": "02", "ng-gubbi": "03", 
 PHANTOMS = "phantoms"
 MANIFEST_NAME = "data_manifest.csv"
 PARAMETERS_STAMP = ".parameters.json"
+ATTEMPTS_FILE = ".attempts.json"
 VERSIONED_PACKAGES = (
     "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "scipy", "matplotlib",
     "papermill", "cxr-keras",
@@ -138,11 +148,15 @@ def run_paper(
     parameters: dict[str, Any],
     out_root: str | os.PathLike = "results",
     notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
+    refresh: bool = False,
 ) -> Path:
     """Execute ``paper``'s notebook with ``parameters``; return the results folder.
 
-    Raises PipelineError when the notebook is missing and RuntimeError (after saving the
-    ``.failed`` folder) when a cell fails.
+    With ``refresh``, start from a copy of the last good results (which must have been made
+    with the same ``parameters``) instead of from scratch or from a failed run.
+
+    Raises PipelineError when the notebook is missing (or there is nothing to refresh) and
+    RuntimeError (after saving the ``.failed`` folder) when a cell fails.
     """
     notebook = find_notebook(paper, notebooks_dir)
     if notebook is None:
@@ -151,16 +165,28 @@ def run_paper(
     paper_dir = Path(out_root).resolve() / paper
     final_dir = paper_dir / profile
     failed_dir = paper_dir / f"{profile}.failed"
-    staging = _prepare_staging(paper_dir / f".{profile}.partial", failed_dir, parameters)
+    staging_dir = paper_dir / f".{profile}.partial"
+    if refresh:
+        staging = _prepare_refresh(staging_dir, final_dir, failed_dir, parameters)
+    else:
+        staging = _prepare_staging(staging_dir, failed_dir, parameters)
     run_parameters = {**parameters, "out_dir": str(staging)}
+    attempts = _read_attempts(staging)
 
     log.info("running %s (profile %s) into %s", notebook.name, profile, staging)
     executed = staging / notebook.name
-    start = time.time()
+    started_utc = _utc_now()
+    git_commit = _git_commit()
+    start = time.monotonic()
     try:
         _execute(notebook, executed, run_parameters)
     except BaseException as error:
-        _replace_dir(staging, failed_dir)
+        outcome = "failed" if isinstance(error, Exception) else "interrupted"
+        try:
+            attempts.append(_attempt(started_utc, time.monotonic() - start, outcome, git_commit))
+            write_json(staging / ATTEMPTS_FILE, attempts)
+        finally:
+            _replace_dir(staging, failed_dir)
         if not isinstance(error, Exception):  # Ctrl-C: keep the partial work, then stop
             raise
         raise RuntimeError(
@@ -168,12 +194,18 @@ def run_paper(
             f"error is {failed_dir / notebook.name}; the last good results in {final_dir} "
             f"are untouched"
         ) from error
-    wall_seconds = time.time() - start
-    write_json(staging / "run.json", run_record(paper, profile, notebook, parameters, staging, wall_seconds))
+    wall_seconds = time.monotonic() - start
+    attempts.append(_attempt(started_utc, wall_seconds, "done", git_commit))
+    record = run_record(paper, profile, notebook, parameters, staging, wall_seconds, attempts)
+    write_json(staging / "run.json", record)
     (staging / PARAMETERS_STAMP).unlink()
+    (staging / ATTEMPTS_FILE).unlink(missing_ok=True)
     _replace_dir(staging, final_dir)
     shutil.rmtree(failed_dir, ignore_errors=True)
-    log.info("%s done in %.0f s: %s", paper, wall_seconds, final_dir)
+    log.info(
+        "%s done in %.0f s (%.0f s over %d attempts): %s",
+        paper, wall_seconds, record["wall_seconds_total"], len(attempts), final_dir,
+    )
     return final_dir
 
 
@@ -184,21 +216,32 @@ def run_record(
     parameters: dict[str, Any],
     out_dir: Path,
     wall_seconds: float,
+    attempts: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """What ``run.json`` holds: how, where and on what the results were made."""
+    """What ``run.json`` holds: how, where and on what the results were made.
+
+    ``attempts`` lists every execution that led to these results, this one last (by default
+    just this one); ``wall_seconds_total`` is their sum.
+    """
     manifest = out_dir / MANIFEST_NAME
+    git = git_state()
+    if attempts is None:
+        started = datetime.now(timezone.utc) - timedelta(seconds=wall_seconds)
+        attempts = [_attempt(_utc(started), wall_seconds, "done", git["commit"])]
     return {
         "paper": paper,
         "profile": profile,
         "notebook": notebook.name,
         "parameters": parameters,
-        "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_utc": _utc_now(),
         "wall_seconds": round(wall_seconds, 1),
+        "wall_seconds_total": round(sum(a.get("wall_seconds") or 0 for a in attempts), 1),
+        "attempts": list(attempts),
         "data_manifest": MANIFEST_NAME if manifest.is_file() else None,
         "data_manifest_sha256": _sha256(manifest) if manifest.is_file() else None,
         "versions": {"python": platform.python_version(), **package_versions()},
         "device": device_description(),
-        "git": git_state(),
+        "git": git,
     }
 
 
@@ -225,12 +268,16 @@ def device_description() -> dict[str, Any]:
 
 def git_state(repo: Path = REPO_ROOT) -> dict[str, Any]:
     """The checked-out commit and whether the working tree had uncommitted changes."""
-    commit = _command_output(["git", "-C", str(repo), "rev-parse", "HEAD"])
     status = _command_output(["git", "-C", str(repo), "status", "--porcelain"])
     return {
-        "commit": commit.strip() if commit else None,
+        "commit": _git_commit(repo),
         "dirty": bool(status.strip()) if status is not None else None,
     }
+
+
+def _git_commit(repo: Path = REPO_ROOT) -> str | None:
+    commit = _command_output(["git", "-C", str(repo), "rev-parse", "HEAD"])
+    return commit.strip() if commit else None
 
 
 def _prepare_staging(staging: Path, failed_dir: Path, parameters: dict[str, Any]) -> Path:
@@ -244,6 +291,89 @@ def _prepare_staging(staging: Path, failed_dir: Path, parameters: dict[str, Any]
         staging.mkdir(parents=True)
     write_json(staging / PARAMETERS_STAMP, parameters)
     return staging
+
+
+def _prepare_refresh(
+    staging: Path, final_dir: Path, failed_dir: Path, parameters: dict[str, Any]
+) -> Path:
+    """Start from a copy of the last good results, which must have the same parameters."""
+    stamp = failed_dir / PARAMETERS_STAMP
+    if stamp.is_file() and json.loads(stamp.read_text()) == _jsonable(parameters):
+        raise PipelineError(
+            f"{failed_dir} holds a failed run with these parameters; run without --refresh to "
+            f"resume it (or delete it to refresh {final_dir} instead)"
+        )
+    run_json = final_dir / "run.json"
+    if not run_json.is_file():
+        raise PipelineError(
+            f"nothing to refresh: {final_dir} holds no finished run (no run.json); run without "
+            f"--refresh"
+        )
+    previous = json.loads(run_json.read_text())
+    differences = _parameter_differences(previous.get("parameters") or {}, _jsonable(parameters))
+    if differences:
+        raise PipelineError(
+            f"cannot refresh {final_dir}: it was made with other parameters "
+            f"({'; '.join(differences)}); run without --refresh to start from scratch"
+        )
+    log.info("refreshing %s (same parameters)", final_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(final_dir, staging, symlinks=True)
+    (staging / "run.json").unlink()  # its content lives on in the attempts list
+    write_json(staging / ATTEMPTS_FILE, _previous_attempts(previous))
+    write_json(staging / PARAMETERS_STAMP, parameters)
+    return staging
+
+
+def _parameter_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``["seed: 1 -> 2", "epochs: (unset) -> 3"]`` for the keys whose values differ."""
+    def shown(values: dict[str, Any], key: str) -> str:
+        return repr(values[key]) if key in values else "(unset)"
+
+    return [
+        f"{key}: {shown(old, key)} -> {shown(new, key)}"
+        for key in sorted(set(old) | set(new))
+        if (key in old, old.get(key)) != (key in new, new.get(key))
+    ]
+
+
+def _previous_attempts(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The attempts a ``run.json`` records (one built from its fields when it predates them)."""
+    if isinstance(run.get("attempts"), list):
+        return run["attempts"]
+    started = None
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        started = _utc(datetime.fromisoformat(run["finished_utc"]) - timedelta(seconds=run["wall_seconds"]))
+    return [{
+        "started_utc": started,
+        "finished_utc": run.get("finished_utc"),
+        "wall_seconds": run.get("wall_seconds"),
+        "outcome": "done",
+        "git_commit": (run.get("git") or {}).get("commit"),
+    }]
+
+
+def _read_attempts(staging: Path) -> list[dict[str, Any]]:
+    path = staging / ATTEMPTS_FILE
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def _attempt(started_utc: str, wall_seconds: float, outcome: str, git_commit: str | None) -> dict[str, Any]:
+    return {
+        "started_utc": started_utc,
+        "finished_utc": _utc_now(),
+        "wall_seconds": round(wall_seconds, 1),
+        "outcome": outcome,
+        "git_commit": git_commit,
+    }
+
+
+def _utc_now() -> str:
+    return _utc(datetime.now(timezone.utc))
+
+
+def _utc(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
 
 
 def _execute(notebook: Path, executed: Path, parameters: dict[str, Any]) -> None:
@@ -335,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                      help="one parameter (value parsed as YAML); repeatable")
     run.add_argument("--out", default="results", help="results root (default: results)")
+    run.add_argument("--refresh", action="store_true",
+                     help="re-execute on top of the last good results (same parameters), "
+                          "reusing their checkpoints and finished runs")
     run.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help=argparse.SUPPRESS)
     run.add_argument("--profiles-dir", default=str(PROFILES_DIR), help=argparse.SUPPRESS)
     commands.add_parser("list", help="list the papers and their notebooks")
@@ -375,7 +508,9 @@ def _run_one(paper: str, args: argparse.Namespace) -> int:
             parse_overrides(args.param),
             args.data,
         )
-        results = run_paper(paper, args.profile, parameters, args.out, args.notebooks_dir)
+        results = run_paper(
+            paper, args.profile, parameters, args.out, args.notebooks_dir, refresh=args.refresh
+        )
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,4 +1,7 @@
 import json
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 import yaml
@@ -82,6 +85,9 @@ def test_run_record_describes_the_run(tmp_path):
         "kermany", "smoke", tmp_path / "01_x.ipynb", {"seed": 1}, tmp_path, 12.34
     )
     assert record["parameters"] == {"seed": 1} and record["wall_seconds"] == 12.3
+    assert record["wall_seconds_total"] == 12.3
+    assert [a["outcome"] for a in record["attempts"]] == ["done"]
+    assert record["attempts"][0]["git_commit"] == record["git"]["commit"]
     assert len(record["data_manifest_sha256"]) == 64
     assert record["versions"]["tensorflow"] and record["versions"]["keras"]
     assert record["device"]["cpu_count"] >= 1 and isinstance(record["device"]["gpus"], list)
@@ -103,3 +109,154 @@ def test_cli_rejects_bad_input_before_running_anything(tmp_path, capsys):
     assert pipeline.main(["run", "davoodi", "--notebooks-dir", str(notebooks)]) == 2
     assert "no notebook for 'davoodi'" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()
+
+
+@pytest.fixture
+def fake_run(tmp_path, monkeypatch):
+    """run_paper on a stand-in for the notebook (no kernel): it counts its executions in
+    ``executions.txt``, writes ``checkpoint.txt`` only when absent (like a resumable step), and
+    raises ``error`` when one is given."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "01_fixture.ipynb").write_text("{}")
+    raising = {}
+
+    def execute(notebook, executed, parameters):
+        out_dir = Path(parameters["out_dir"])
+        executed.write_text("{}")
+        counter = out_dir / "executions.txt"
+        count = int(counter.read_text()) + 1 if counter.exists() else 1
+        counter.write_text(str(count))
+        checkpoint = out_dir / "checkpoint.txt"
+        if not checkpoint.exists():
+            checkpoint.write_text(f"made by execution {count}")
+        time.sleep(0.05)
+        if raising.get("error") is not None:
+            raise raising["error"]
+
+    monkeypatch.setattr(pipeline, "_execute", execute)
+
+    def run(parameters=None, refresh=False, error=None):
+        raising["error"] = error
+        return pipeline.run_paper(
+            "kermany", "smoke", parameters or {"seed": 1}, tmp_path / "results", notebooks,
+            refresh=refresh,
+        )
+
+    return run, tmp_path / "results" / "kermany"
+
+
+def _run_json(folder):
+    return json.loads((folder / "run.json").read_text())
+
+
+def _attempts(folder):
+    return json.loads((folder / pipeline.ATTEMPTS_FILE).read_text())
+
+
+def _snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_every_attempt_is_recorded_and_summed(fake_run):
+    run, paper_dir = fake_run
+    with pytest.raises(RuntimeError, match="failed"):
+        run(error=ValueError("broken"))
+    assert [a["outcome"] for a in _attempts(paper_dir / "smoke.failed")] == ["failed"]
+    with pytest.raises(KeyboardInterrupt):
+        run(error=KeyboardInterrupt())
+    assert [a["outcome"] for a in _attempts(paper_dir / "smoke.failed")] == ["failed", "interrupted"]
+
+    results = run()
+    record = _run_json(results)
+    attempts = record["attempts"]
+    assert [a["outcome"] for a in attempts] == ["failed", "interrupted", "done"]
+    assert set(attempts[0]) == {"started_utc", "finished_utc", "wall_seconds", "outcome", "git_commit"}
+    assert all(a["wall_seconds"] > 0 and a["started_utc"] <= a["finished_utc"] for a in attempts)
+    assert record["wall_seconds"] == attempts[-1]["wall_seconds"]
+    assert record["wall_seconds_total"] == pytest.approx(sum(a["wall_seconds"] for a in attempts))
+    assert (results / "executions.txt").read_text() == "3"
+    assert not (results / pipeline.ATTEMPTS_FILE).exists()
+    assert not (results / pipeline.PARAMETERS_STAMP).exists()
+    assert sorted(p.name for p in paper_dir.iterdir()) == ["smoke"]
+
+
+def test_refresh_reruns_on_top_of_the_last_good_results(fake_run):
+    run, paper_dir = fake_run
+    results = run()
+    first = _run_json(results)
+    assert run(refresh=True) == results
+    assert (results / "checkpoint.txt").read_text() == "made by execution 1"
+    assert (results / "executions.txt").read_text() == "2"
+    record = _run_json(results)
+    assert record["attempts"][0] == first["attempts"][0]
+    assert [a["outcome"] for a in record["attempts"]] == ["done", "done"]
+    assert record["wall_seconds_total"] == pytest.approx(sum(a["wall_seconds"] for a in record["attempts"]))
+    assert sorted(p.name for p in paper_dir.iterdir()) == ["smoke"]
+
+
+def test_refresh_of_a_run_json_without_attempts_counts_that_run(fake_run):
+    run, _ = fake_run
+    results = run()
+    old = _run_json(results)
+    del old["attempts"], old["wall_seconds_total"]
+    old["wall_seconds"] = 600.0
+    (results / "run.json").write_text(json.dumps(old))
+    record = _run_json(run(refresh=True))
+    assert record["attempts"][0] == {
+        "started_utc": (datetime.fromisoformat(old["finished_utc"]) - timedelta(seconds=600)).isoformat(),
+        "finished_utc": old["finished_utc"], "wall_seconds": 600.0, "outcome": "done",
+        "git_commit": old["git"]["commit"],
+    }
+    assert record["wall_seconds_total"] == pytest.approx(600.0 + record["wall_seconds"])
+
+
+def test_refresh_needs_previous_results_with_the_same_parameters(fake_run):
+    run, paper_dir = fake_run
+    with pytest.raises(PipelineError, match="nothing to refresh.*run without --refresh"):
+        run(refresh=True)
+    results = run({"seed": 1, "size": 32})
+    before = _snapshot(results)
+    with pytest.raises(PipelineError) as error:
+        run({"seed": 2, "epochs": 3}, refresh=True)
+    message = str(error.value)
+    assert "other parameters" in message and "without --refresh" in message
+    assert "seed: 1 -> 2" in message and "epochs: (unset) -> 3" in message
+    assert "size: 32 -> (unset)" in message
+    assert _snapshot(results) == before
+    assert sorted(p.name for p in paper_dir.iterdir()) == ["smoke"]
+
+
+def test_a_failed_refresh_leaves_the_results_untouched_and_resumes_normally(fake_run):
+    run, paper_dir = fake_run
+    results = run()
+    before = _snapshot(results)
+    with pytest.raises(RuntimeError, match="untouched"):
+        run(refresh=True, error=ValueError("closing cell broken"))
+    assert _snapshot(results) == before
+    failed = paper_dir / "smoke.failed"
+    assert [a["outcome"] for a in _attempts(failed)] == ["done", "failed"]
+    assert not (failed / "run.json").exists()
+    with pytest.raises(PipelineError, match="failed run with these parameters.*without --refresh"):
+        run(refresh=True)
+
+    run()  # the ordinary resume from the failed refresh
+    record = _run_json(results)
+    assert [a["outcome"] for a in record["attempts"]] == ["done", "failed", "done"]
+    assert (results / "executions.txt").read_text() == "3"
+    assert (results / "checkpoint.txt").read_text() == "made by execution 1"
+    assert sorted(p.name for p in paper_dir.iterdir()) == ["smoke"]
+
+
+def test_cli_refresh_applies_to_each_paper(fake_run, tmp_path, capsys):
+    _write_profiles(tmp_path / "profiles", {"smoke": {"seed": 1}})
+    base = ["run", "all", "--notebooks-dir", str(tmp_path / "notebooks"), "--profiles-dir",
+            str(tmp_path / "profiles"), "--out", str(tmp_path / "results")]
+    assert pipeline.main([*base, "--refresh"]) == 1
+    assert "nothing to refresh" in capsys.readouterr().err
+    assert pipeline.main(base) == 0
+    assert pipeline.main([*base, "--refresh"]) == 0
+    results = tmp_path / "results" / "kermany" / "smoke"
+    assert (results / "executions.txt").read_text() == "2"
+    assert pipeline.main([*base, "--refresh", "-p", "seed=2"]) == 1
+    assert "seed: 1 -> 2" in capsys.readouterr().err
