@@ -110,3 +110,18 @@ def test_cross_validation_runs_both_train_sets_and_puts_the_paper_beside(tmp_pat
     assert (tmp_path / "synthetic" / "fold-1" / "probabilities.npy").is_file()
     verdict = dav.claims(folds, result["table"], None)
     assert verdict["claim"].str.contains("synthetic augmentation").any()
+
+
+def test_caveats_report_test_resolution_fold_spread_and_sample_realism():
+    folds = pd.DataFrame({"train_set": ["classic"] * 2 + ["synthetic"] * 2, "fold": [0, 1, 0, 1],
+                          "test_accuracy": [0.7, 0.8, 0.6, 0.6]})
+    table = pd.DataFrame({"train_set": ["classic", "synthetic"], "class": ["total", "total"],
+                          "metric": ["accuracy", "accuracy"], "value": [0.75, 0.6],
+                          "ci_low": [0.65, 0.5], "ci_high": [0.85, 0.7]})
+    rng = np.random.default_rng(0)
+    real = {"covid": rng.normal(0, 0.1, (20, 8, 8, 1))}
+    notes = dav.caveats(folds, table, 40, {"covid": rng.uniform(-1, 1, (6, 8, 8, 1))},
+                        real).set_index("factor")["note"]
+    assert "one image is 2.5 points" in notes["test set"] and "classic 20 points" in notes["test set"]
+    assert "classic 0.750 ± 0.071, synthetic 0.600 ± 0.000" in notes["fold to fold"]
+    assert notes["synthetic images"].startswith("6 synthetic images")

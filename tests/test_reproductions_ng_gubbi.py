@@ -84,3 +84,15 @@ def test_build_gans_and_same_noise_images_share_noise_across_labels():
     np.testing.assert_allclose(images, again, atol=1e-6)
     assert not np.allclose(images[0, 0], images[1, 0])  # different noise, same label
     assert gan.generate(2, seed=0).shape == (2, 16, 16, 1)
+
+
+def test_caveats_report_training_scale_classifier_reliability_and_missing_test_classes():
+    agreement = pd.DataFrame({
+        "class": ["Normal", "Mass", "all"], "n_real": [30, 0, 30], "real_accuracy": [0.5, np.nan, 0.5],
+        "real_accuracy_low": [0.3, np.nan, 0.3], "real_accuracy_high": [0.7, np.nan, 0.7],
+        "chance": [0.5, 0.5, 0.5]})
+    notes = ng.caveats(agreement, pd.Series({"Normal": 100, "Mass": 28}), gan_epochs=4,
+                       batch_size=64).set_index("factor")["note"]
+    assert notes["GAN training"].startswith("128 training images, 8 optimizer steps")
+    assert "0.50 [0.30, 0.70]" in notes["agreement classifier"]
+    assert "no real test images for Mass" in notes["test set"]

@@ -107,3 +107,22 @@ def test_train_generate_and_resume_per_class(tmp_path, capsys):
     assert built == ["normal", "pleural effusion"]
     _, again = per_class_gan.train_per_class_gans(images, build, 1, tmp_path, batch_size=4)
     assert again[["epoch", "d_loss"]].equals(history[["epoch", "d_loss"]])
+
+
+def test_gan_updates_count_full_batches_per_epoch():
+    updates = per_class_gan.gan_updates({"large": 70, "small": 8, "empty": 0}, epochs=10, batch_size=32)
+    assert updates.to_dict() == {"large": 20, "small": 10, "empty": 0}
+
+
+def test_distance_ratio_tells_copies_lookalikes_and_noise_apart():
+    rng = np.random.default_rng(0)
+    real = rng.normal(0.0, 0.1, (40, 8, 8, 1)) + np.linspace(-0.5, 0.5, 8).reshape(1, 8, 1, 1)
+    lookalikes = rng.normal(0.0, 0.1, (40, 8, 8, 1)) + np.linspace(-0.5, 0.5, 8).reshape(1, 8, 1, 1)
+    noise = rng.uniform(-1.0, 1.0, (40, 8, 8, 1))
+    ratio = per_class_gan.distance_ratio(
+        {"copies": real[:10], "lookalikes": lookalikes, "noise": noise, "none": real[:0]},
+        {"copies": real, "lookalikes": real, "noise": real, "none": real})
+    assert ratio["copies"] == 0.0
+    assert 0.7 < ratio["lookalikes"] < 1.3
+    assert ratio["noise"] > 3.0
+    assert np.isnan(ratio["none"])

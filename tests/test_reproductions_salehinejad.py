@@ -132,3 +132,17 @@ def test_validation_curve_has_one_line_per_dataset_and_a_band_inside_0_1():
     assert band.min() >= 0.0 and band.max() <= 1.0
     with pytest.raises(ValueError, match="lack columns"):
         sal.validation_curve_figure(histories.drop(columns="run"))
+
+
+def test_caveats_measure_gan_training_realism_composition_and_test_size():
+    rng = np.random.default_rng(0)
+    counts = pd.DataFrame({"train": [64, 8], "val": [5, 1], "test": [40, np.nan]},
+                          index=["Normal", "Pneumothorax"])
+    real = {"Normal": rng.normal(0, 0.1, (64, 8, 8, 1)), "Pneumothorax": rng.normal(0, 0.1, (8, 8, 8, 1))}
+    synthetic = {"Normal": real["Normal"][:64], "Pneumothorax": rng.uniform(-1, 1, (120, 8, 8, 1))}
+    notes = sal.caveats(counts, gan_epochs=5, gan_batch_size=32, synthetic=synthetic,
+                        real_by_class=real).set_index("factor")["note"]
+    assert "Normal 10, Pneumothorax 5" in notes["GAN training"]
+    assert "Normal 0.0" in notes["synthetic image realism"]
+    assert "Normal 50%, Pneumothorax 94%" in notes["DS3 composition"]
+    assert "Normal 40, Pneumothorax 0" in notes["test set"]

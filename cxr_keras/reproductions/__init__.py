@@ -2,8 +2,9 @@
 
 One module per paper (:mod:`~cxr_keras.reproductions.salehinejad`,
 :mod:`~cxr_keras.reproductions.ng_gubbi`, :mod:`~cxr_keras.reproductions.davoodi`) holds the
-paper's table as a constant, the protocol's steps as small functions and a ``claims``
-function that checks the paper's statements against the kit's numbers. The per-class GAN
+paper's table as a constant, the protocol's steps as small functions, a ``claims``
+function that checks the paper's statements against the kit's numbers and a ``caveats``
+function that measures, on the run itself, why its numbers may differ from the paper's. The per-class GAN
 both Salehinejad and Davoodi use is in :mod:`~cxr_keras.reproductions.per_class_gan`.
 The notebooks ``02``-``04`` call these; importing this package loads no TensorFlow.
 """
@@ -47,3 +48,8 @@ def train_or_load_classifier(
     with atomic_path(done) as tmp, open(tmp, "wb") as handle:
         np.save(handle, probabilities)
     return probabilities, history
+
+
+def by_class_text(values, fmt: Callable = str) -> str:
+    """``"A 1, B 2"`` from per-class values (a Series or mapping), each formatted by ``fmt``."""
+    return ", ".join(f"{name} {fmt(value)}" for name, value in dict(values).items())

@@ -233,6 +233,39 @@ def claims(table: pd.DataFrame, effect: dict, agreement: pd.DataFrame) -> pd.Dat
     return pd.DataFrame(rows, columns=["claim", "kit", "held"])
 
 
+PAPER_IMAGES = 50_000  # "about 50,000 images", batch 128
+PAPER_GAN_STEPS = PAPER_EPOCHS * (PAPER_IMAGES // 128)
+
+
+def caveats(agreement: pd.DataFrame, train_counts: pd.Series, gan_epochs: int,
+            batch_size: int) -> pd.DataFrame:
+    """Why this run's numbers may differ from the paper's, measured on this run.
+
+    ``agreement`` is :func:`label_agreement` output; ``train_counts`` the training images per
+    class. Returns rows of (factor, note).
+    """
+    from cxr_keras.reproductions import by_class_text
+
+    train_counts = train_counts.fillna(0).astype(int)
+    steps = int(gan_epochs) * (int(train_counts.sum()) // min(int(batch_size), int(train_counts.sum())))
+    rows = agreement.set_index("class")
+    overall = rows.loc["all"]
+    unmeasured = [name for name, n in rows.drop("all")["n_real"].items() if n == 0]
+    notes = [
+        ("GAN training", (f"{int(train_counts.sum())} training images, {steps} optimizer steps "
+         f"(the paper: about {PAPER_IMAGES:,} images, ~{PAPER_GAN_STEPS:,} steps); per class: "
+         f"{by_class_text(train_counts)}")),
+        ("agreement classifier", (f"on real test images it is right {overall['real_accuracy']:.2f} "
+         f"[{overall['real_accuracy_low']:.2f}, {overall['real_accuracy_high']:.2f}] of the time "
+         f"(chance {overall['chance']:.2f}); label agreement on generated images cannot be read "
+         "more reliably than that")),
+    ]
+    if unmeasured:
+        notes.append(("test set", (f"no real test images for {', '.join(unmeasured)}: the "
+                      "classifier's accuracy on those classes is unmeasured")))
+    return pd.DataFrame(notes, columns=["factor", "note"])
+
+
 # Phantom findings standing in for the seven NIH classes (the phantoms have six).
 PHANTOM_STAND_INS = ["normal", "cardiomegaly", "effusion", "pneumothorax", "consolidation", "edema"]
 

@@ -92,6 +92,13 @@ def image_batches(images: np.ndarray, batch_size: int, seed: int = 0):
     )
 
 
+def gan_updates(train_counts: Mapping[str, int], epochs: int, batch_size: int) -> pd.Series:
+    """Optimizer steps each class's GAN took: ``epochs`` times the full batches of
+    :func:`image_batches` (a class smaller than ``batch_size`` is one batch per epoch)."""
+    return pd.Series({name: int(epochs) * (int(n) // min(int(batch_size), int(n))) if n else 0
+                      for name, n in train_counts.items()}, name="gan_updates")
+
+
 def class_folder(name: str) -> str:
     """A file-system-safe folder name for a class (spaces and slashes become underscores)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
@@ -142,21 +149,46 @@ def distance_keep_mask(
     each real image to its nearest *other* real image, a sample is kept when
     ``copy_factor * min(r) <= d <= outlier_factor * max(r)``.
     """
-    from cxr_keras.metrics.generative import knn_radii
-    from cxr_keras.metrics.memorization import nearest_neighbours
-
     if not 0.0 <= copy_factor <= 1.0 <= outlier_factor:
         raise ValueError(
             f"need 0 <= copy_factor <= 1 <= outlier_factor, got {copy_factor} and {outlier_factor}"
         )
-    if len(real_images) < 2:
-        raise ValueError("the distance filter needs at least 2 real images to set its thresholds")
     if len(images) == 0:
         return np.zeros(0, dtype=bool)
-    real = np.asarray(real_images, dtype=np.float64).reshape(len(real_images), -1)
-    baseline = knn_radii(real, k=1)
-    _, distances = nearest_neighbours(np.asarray(images, dtype=np.float64), real)
+    distances, baseline = nearest_real_distances(images, real_images)
     return (distances >= copy_factor * baseline.min()) & (distances <= outlier_factor * baseline.max())
+
+
+def nearest_real_distances(images: np.ndarray, real_images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel distance of each image to its nearest real image, and of each real image to its
+    nearest *other* real image (the baseline)."""
+    from cxr_keras.metrics.generative import knn_radii
+    from cxr_keras.metrics.memorization import nearest_neighbours
+
+    if len(real_images) < 2:
+        raise ValueError("distances to the real images need at least 2 real images for a baseline")
+    real = np.asarray(real_images, dtype=np.float64).reshape(len(real_images), -1)
+    _, distances = nearest_neighbours(np.asarray(images, dtype=np.float64), real)
+    return distances, knn_radii(real, k=1)
+
+
+def distance_ratio(images: Mapping[str, np.ndarray], real_images: Mapping[str, np.ndarray]) -> pd.Series:
+    """Per class: median distance of a generated image to its nearest real image over the
+    median distance of a real image to its nearest other real image.
+
+    About 1: samples sit among the real images as closely as the real images sit among each
+    other; well above 1 (noise, artefacts, collapse onto something unlike the data): they do
+    not. Near 0 would mean copies. Classes with no samples or fewer than 2 real images: NaN.
+    """
+    ratios = {}
+    for name, generated in images.items():
+        real = real_images[name]
+        if len(generated) == 0 or len(real) < 2:
+            ratios[name] = float("nan")
+            continue
+        distances, baseline = nearest_real_distances(generated, real)
+        ratios[name] = float(np.median(distances) / np.median(baseline))
+    return pd.Series(ratios, name="distance_ratio")
 
 
 def filter_samples(

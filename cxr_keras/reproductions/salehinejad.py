@@ -238,6 +238,45 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["claim", "kit", "held"])
 
 
+# The paper's setting the caveats compare against: 2,000 GAN training images per class at
+# mini-batch 64, and 1,000 test images equal per class (200 each).
+PAPER_GAN_UPDATES_PER_EPOCH = 2000 // 64
+PAPER_TEST_PER_CLASS = 200
+
+
+def caveats(counts: pd.DataFrame, gan_epochs: int, gan_batch_size: int,
+            synthetic: Mapping[str, np.ndarray], real_by_class: Mapping[str, np.ndarray]
+            ) -> pd.DataFrame:
+    """Why this run's numbers may differ from the paper's, measured on this run.
+
+    ``counts`` has ``train`` and ``test`` image counts per class (rows); ``synthetic`` and
+    ``real_by_class`` are the DS3 synthetic and real training images by class. Returns rows
+    of (factor, note).
+    """
+    from cxr_keras.reproductions import by_class_text
+    from cxr_keras.reproductions.per_class_gan import distance_ratio, gan_updates
+
+    counts = counts[["train", "test"]].fillna(0).astype(int)
+    names = list(counts.index)
+    updates = gan_updates(counts["train"].to_dict(), gan_epochs, gan_batch_size)
+    ratio = distance_ratio(synthetic, real_by_class)[names]
+    share = pd.Series({name: len(synthetic[name]) / (len(synthetic[name]) + len(real_by_class[name]))
+                       for name in names})
+    rows = [
+        ("GAN training", (f"optimizer steps per class GAN: {by_class_text(updates[names])} (the "
+         f"paper: 2,000 images per class at batch 64, {PAPER_GAN_UPDATES_PER_EPOCH} steps per epoch)")),
+        ("synthetic image realism", ("median distance of a synthetic image to its nearest real "
+         "image over the real images' own nearest-neighbour distance (about 1: as close as real "
+         f"images are to each other): {by_class_text(ratio, lambda v: f'{v:.1f}')}")),
+        ("DS3 composition", ("synthetic share of each class in DS3: "
+         f"{by_class_text(share, lambda v: f'{v:.0%}')}")),
+        ("test set", (f"test images per class: {by_class_text(counts['test'][names], int)} (the "
+         f"paper: {PAPER_TEST_PER_CLASS} per class); one image is "
+         f"{100 / max(1, counts['test'][names].min()):.0f} points of the smallest class's accuracy")),
+    ]
+    return pd.DataFrame(rows, columns=["factor", "note"])
+
+
 def synthetic_pool_counts(y: np.ndarray, class_names: Sequence[str], factor: float = 2.0) -> dict[str, int]:
     """{class: synthetic images DS3 needs} for generation with the per-class GANs."""
     needed = synthetic_needed(y, len(class_names), factor)
