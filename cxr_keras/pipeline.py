@@ -310,7 +310,8 @@ def _prepare_refresh(
             f"--refresh"
         )
     previous = json.loads(run_json.read_text())
-    differences = _parameter_differences(previous.get("parameters") or {}, _jsonable(parameters))
+    differences = _parameter_differences(_same_data_path(previous.get("parameters") or {}),
+                                         _same_data_path(_jsonable(parameters)))
     if differences:
         raise PipelineError(
             f"cannot refresh {final_dir}: it was made with other parameters "
@@ -323,6 +324,14 @@ def _prepare_refresh(
     write_json(staging / ATTEMPTS_FILE, _previous_attempts(previous))
     write_json(staging / PARAMETERS_STAMP, parameters)
     return staging
+
+
+def _same_data_path(parameters: dict[str, Any]) -> dict[str, Any]:
+    """``parameters`` with ``data`` as an absolute path, so ``../data`` and ``/abs/data`` match."""
+    data = parameters.get("data")
+    if not isinstance(data, str) or data == PHANTOMS:
+        return parameters
+    return {**parameters, "data": str(Path(data).resolve())}
 
 
 def _parameter_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

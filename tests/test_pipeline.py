@@ -195,6 +195,17 @@ def test_refresh_reruns_on_top_of_the_last_good_results(fake_run):
     assert sorted(p.name for p in paper_dir.iterdir()) == ["smoke"]
 
 
+def test_refresh_treats_relative_and_absolute_data_paths_alike(fake_run, tmp_path, monkeypatch):
+    run, _ = fake_run
+    (tmp_path / "data").mkdir()
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path)
+    results = run({"data": str(tmp_path / "data")})
+    assert run({"data": "data"}, refresh=True) == results
+    with pytest.raises(PipelineError, match="data: "):
+        run({"data": "other"}, refresh=True)
+
+
 def test_refresh_of_a_run_json_without_attempts_counts_that_run(fake_run):
     run, _ = fake_run
     results = run()
