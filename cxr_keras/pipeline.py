@@ -120,13 +120,14 @@ def merge_parameters(
     overrides: dict[str, Any] | None = None,
     data: str | None = None,
 ) -> dict[str, Any]:
-    """Merge profile < params file < ``-p`` overrides < ``--data``."""
+    """Merge profile < params file < ``-p`` overrides < ``--data`` (made absolute, so the data
+    manifest and ``run.json`` name the same files however the path was spelled)."""
     parameters = dict(profile_params)
     if params_file is not None:
         parameters.update(_read_yaml_mapping(Path(params_file)))
     parameters.update(overrides or {})
     if data is not None:
-        parameters["data"] = data
+        parameters["data"] = data if data == PHANTOMS else str(Path(data).resolve())
     return parameters
 
 

@@ -38,6 +38,12 @@ def test_parameters_merge_in_order(tmp_path):
     assert merged == {"epochs": 5, "seed": 7, "size": 32, "methods": ["flip", "gan"], "data": "phantoms"}
 
 
+def test_data_paths_are_made_absolute_and_phantoms_kept(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert pipeline.merge_parameters({}, data="../data")["data"] == str(tmp_path.parent / "data")
+    assert pipeline.merge_parameters({}, data="phantoms")["data"] == "phantoms"
+
+
 def test_overrides_are_parsed_as_yaml_and_malformed_ones_rejected():
     assert pipeline.parse_overrides(["a=1", "b=0.5", "c=text", "d=", "e=x=y"]) == {
         "a": 1, "b": 0.5, "c": "text", "d": None, "e": "x=y",
