@@ -47,6 +47,47 @@ PAPER_TABLES = {
 }
 
 
+# The paper's GAN run: 500 epochs on the 1,341 Normal training images at batch 64, 128 px.
+PAPER_GAN_RUN = {"epochs": 500, "images": 1341, "batch_size": 64}
+
+
+def kermany_caveats(dataset, gan_epochs: int, gan_batch_size: int, real_normal: np.ndarray,
+                    generated: np.ndarray, n_added: int, comparison: pd.DataFrame) -> pd.DataFrame:
+    """Why this run's numbers may differ from Kora Venu & Ravula's, measured on this run.
+
+    ``dataset`` is the run's CXRDataset (train and test splits with patient ids);
+    ``real_normal`` the GAN's training images and ``generated`` a sample of its images;
+    ``n_added`` how many generated images the GAN-balanced set gained; ``comparison`` is
+    :func:`compare_augmentations` output. Returns rows of (factor, note).
+    """
+    from cxr_keras.reproductions.per_class_gan import sample_quality_note
+
+    def steps(epochs, images, batch):
+        return int(epochs) * math.ceil(int(images) / int(batch))
+
+    paper_steps = steps(*PAPER_GAN_RUN.values())
+    frame = dataset.frame
+    patients = {split: set(frame.loc[frame["split"] == split, "patient_id"]) for split in ("train", "test")}
+    shared = len(patients["train"] & patients["test"])
+    n_test = int((frame["split"] == "test").sum())
+    rows = [
+        ("GAN training", (f"{steps(gan_epochs, len(real_normal), gan_batch_size)} optimizer steps on "
+         f"{len(real_normal)} images (the paper: {paper_steps:,} steps on {PAPER_GAN_RUN['images']:,})")),
+        ("generated samples", sample_quality_note({"Normal": generated}, {"Normal": real_normal})),
+    ]
+    if n_added:
+        n_normal = len(real_normal)
+        rows.append(("GAN-balanced set", (f"{n_added} generated Normal images join {n_normal} real "
+                     f"ones ({n_added / (n_added + n_normal):.0%} of its Normal class)")))
+    by_method = comparison.set_index("method")
+    widths = (by_method["accuracy_ci_high"] - by_method["accuracy_ci_low"]) * 100
+    rows.append(("test set", (f"{n_test} test images; 95% CI widths of accuracy from {widths.min():.0f} "
+                 f"to {widths.max():.0f} points; patients in both the training and the test split: "
+                 f"{shared} (the official split the paper used has such patients too), which can "
+                 "flatter every method alike")))
+    return pd.DataFrame(rows, columns=["factor", "note"])
+
+
 def cap_per_class(dataset, max_per_class: int | None, seed: int = 0):
     """A copy of a CXRDataset keeping at most ``max_per_class`` images per (split, class).
 

@@ -4,6 +4,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from cxr_keras import experiments
@@ -174,3 +175,21 @@ def test_stratified_subsample_keeps_the_class_ratio():
     assert experiments.stratified_subsample(dataset, None) is dataset
     with pytest.raises(ValueError, match="max_per_split must be a positive integer"):
         experiments.stratified_subsample(dataset, -3)
+
+
+def test_kermany_caveats_measure_gan_steps_samples_balance_and_test_set():
+    from types import SimpleNamespace
+
+    frame = pd.DataFrame({"split": ["train"] * 4 + ["test"] * 3,
+                          "patient_id": ["p1", "p2", "p3", "p4", "p1", "p5", "p6"]})
+    rng = np.random.default_rng(0)
+    real = rng.normal(0, 0.1, (10, 8, 8, 1))
+    collapsed = real[:1] + rng.normal(0, 0.001, (10, 8, 8, 1))
+    comparison = pd.DataFrame({"method": ["flip", "gan"], "accuracy_ci_low": [0.7, 0.5],
+                               "accuracy_ci_high": [0.8, 0.9]})
+    notes = experiments.kermany_caveats(SimpleNamespace(frame=frame), 3, 4, real, collapsed, 30,
+                                        comparison).set_index("factor")["note"]
+    assert notes["GAN training"].startswith("9 optimizer steps on 10 images (the paper: 10,500 steps")
+    assert "mode collapse): Normal 0.0" in notes["generated samples"]
+    assert "30 generated Normal images join 10 real ones (75%" in notes["GAN-balanced set"]
+    assert notes["test set"].startswith("3 test images; 95% CI widths of accuracy from 10 to 40 points; patients in both the training and the test split: 1 ")

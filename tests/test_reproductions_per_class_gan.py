@@ -126,3 +126,17 @@ def test_distance_ratio_tells_copies_lookalikes_and_noise_apart():
     assert 0.7 < ratio["lookalikes"] < 1.3
     assert ratio["noise"] > 3.0
     assert np.isnan(ratio["none"])
+
+
+def test_diversity_ratio_flags_mode_collapse():
+    rng = np.random.default_rng(0)
+    real = rng.normal(0.0, 0.1, (30, 8, 8, 1))
+    varied = rng.normal(0.0, 0.1, (30, 8, 8, 1))
+    collapsed = real[:1] + rng.normal(0.0, 0.001, (30, 8, 8, 1))
+    ratio = per_class_gan.diversity_ratio({"varied": varied, "collapsed": collapsed, "one": varied[:1]},
+                                          {"varied": real, "collapsed": real, "one": real})
+    assert 0.8 < ratio["varied"] < 1.25
+    assert ratio["collapsed"] < 0.05
+    assert np.isnan(ratio["one"])
+    note = per_class_gan.sample_quality_note({"collapsed": collapsed}, {"collapsed": real})
+    assert "mode collapse" in note and f"collapsed {ratio['collapsed']:.2f}" in note

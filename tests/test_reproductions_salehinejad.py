@@ -143,6 +143,6 @@ def test_caveats_measure_gan_training_realism_composition_and_test_size():
     notes = sal.caveats(counts, gan_epochs=5, gan_batch_size=32, synthetic=synthetic,
                         real_by_class=real).set_index("factor")["note"]
     assert "Normal 10, Pneumothorax 5" in notes["GAN training"]
-    assert "Normal 0.0" in notes["synthetic image realism"]
+    assert "unlike any): Normal 0.00, Pneumothorax" in notes["synthetic samples"]
     assert "Normal 50%, Pneumothorax 94%" in notes["DS3 composition"]
     assert "Normal 40, Pneumothorax 0" in notes["test set"]

@@ -342,22 +342,19 @@ def caveats(folds: pd.DataFrame, table: pd.DataFrame, n_test: int,
     (factor, note).
     """
     from cxr_keras.reproductions import by_class_text
-    from cxr_keras.reproductions.per_class_gan import distance_ratio
+    from cxr_keras.reproductions.per_class_gan import sample_quality_note
 
     totals = table[(table["class"] == "total") & (table["metric"] == "accuracy")].set_index("train_set")
     widths = (totals["ci_high"] - totals["ci_low"]) * 100
     spread = folds.groupby("train_set", sort=False)["test_accuracy"].agg(["mean", "std"])
-    ratio = distance_ratio(synthetic, real_by_class)
     n_synthetic = sum(len(images) for images in synthetic.values())
     rows = [
         ("test set", (f"{n_test} test images: one image is {100 / n_test:.1f} points of total "
          f"accuracy; width of the 95% CI of total accuracy: {by_class_text(widths, lambda v: f'{v:.0f} points')}")),
         ("fold to fold", "test accuracy over the folds (mean ± std): " + ", ".join(
             f"{name} {row['mean']:.3f} ± {row['std']:.3f}" for name, row in spread.iterrows())),
-        ("synthetic images", (f"{n_synthetic} synthetic images join each fold's synthetic-augmented training set; median "
-         "distance of a synthetic image to its nearest real image over the real images' own "
-         f"nearest-neighbour distance (about 1: as close as real images are to each other): "
-         f"{by_class_text(ratio, lambda v: f'{v:.1f}')}")),
+        ("synthetic images", (f"{n_synthetic} synthetic images join each fold's synthetic-augmented "
+                              f"training set; {sample_quality_note(synthetic, real_by_class)}")),
     ]
     return pd.DataFrame(rows, columns=["factor", "note"])
 

@@ -172,6 +172,39 @@ def nearest_real_distances(images: np.ndarray, real_images: np.ndarray) -> tuple
     return distances, knn_radii(real, k=1)
 
 
+def sample_quality_note(images: Mapping[str, np.ndarray], real_images: Mapping[str, np.ndarray]) -> str:
+    """One sentence with :func:`distance_ratio` and :func:`diversity_ratio` per class."""
+    from cxr_keras.reproductions import by_class_text
+
+    def ratio(value):
+        return f"{value:.2f}"
+
+    return (
+        "pixel distance of a sample to its nearest real image over a real image's to its nearest "
+        f"other real image (about 1: like a real image; well above 1: unlike any): "
+        f"{by_class_text(distance_ratio(images, real_images), ratio)}; spread between samples over "
+        "spread between real images (about 1: as varied; near 0: mode collapse): "
+        f"{by_class_text(diversity_ratio(images, real_images), ratio)}"
+    )
+
+
+def diversity_ratio(images: Mapping[str, np.ndarray], real_images: Mapping[str, np.ndarray]) -> pd.Series:
+    """Per class: median distance of a generated image to its nearest *other* generated image
+    over the same for the real images.
+
+    About 1: the samples differ from each other as much as real images do; near 0: mode
+    collapse (near-identical samples). Classes with fewer than 2 samples or real images: NaN.
+    """
+    from cxr_keras.metrics.generative import knn_radii
+
+    def spread(batch):
+        return float(np.median(knn_radii(np.asarray(batch, np.float64).reshape(len(batch), -1), k=1)))
+
+    return pd.Series({name: spread(generated) / spread(real_images[name])
+                      if len(generated) >= 2 and len(real_images[name]) >= 2 else float("nan")
+                      for name, generated in images.items()}, name="diversity_ratio")
+
+
 def distance_ratio(images: Mapping[str, np.ndarray], real_images: Mapping[str, np.ndarray]) -> pd.Series:
     """Per class: median distance of a generated image to its nearest real image over the
     median distance of a real image to its nearest other real image.

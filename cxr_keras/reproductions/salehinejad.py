@@ -254,20 +254,17 @@ def caveats(counts: pd.DataFrame, gan_epochs: int, gan_batch_size: int,
     of (factor, note).
     """
     from cxr_keras.reproductions import by_class_text
-    from cxr_keras.reproductions.per_class_gan import distance_ratio, gan_updates
+    from cxr_keras.reproductions.per_class_gan import gan_updates, sample_quality_note
 
     counts = counts[["train", "test"]].fillna(0).astype(int)
     names = list(counts.index)
     updates = gan_updates(counts["train"].to_dict(), gan_epochs, gan_batch_size)
-    ratio = distance_ratio(synthetic, real_by_class)[names]
     share = pd.Series({name: len(synthetic[name]) / (len(synthetic[name]) + len(real_by_class[name]))
                        for name in names})
     rows = [
         ("GAN training", (f"optimizer steps per class GAN: {by_class_text(updates[names])} (the "
          f"paper: 2,000 images per class at batch 64, {PAPER_GAN_UPDATES_PER_EPOCH} steps per epoch)")),
-        ("synthetic image realism", ("median distance of a synthetic image to its nearest real "
-         "image over the real images' own nearest-neighbour distance (about 1: as close as real "
-         f"images are to each other): {by_class_text(ratio, lambda v: f'{v:.1f}')}")),
+        ("synthetic samples", sample_quality_note({n: synthetic[n] for n in names}, real_by_class)),
         ("DS3 composition", ("synthetic share of each class in DS3: "
          f"{by_class_text(share, lambda v: f'{v:.0%}')}")),
         ("test set", (f"test images per class: {by_class_text(counts['test'][names], int)} (the "
