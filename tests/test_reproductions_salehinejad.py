@@ -140,8 +140,13 @@ def test_caveats_measure_gan_training_realism_composition_and_test_size():
                           index=["Normal", "Pneumothorax"])
     real = {"Normal": rng.normal(0, 0.1, (64, 8, 8, 1)), "Pneumothorax": rng.normal(0, 0.1, (8, 8, 8, 1))}
     synthetic = {"Normal": real["Normal"][:64], "Pneumothorax": rng.uniform(-1, 1, (120, 8, 8, 1))}
+    runs = pd.DataFrame({"dataset": ["DS1"] * 6 + ["DS3"] * 3, "run": [0, 0, 0, 1, 1, 1, 0, 0, 0],
+                         "class": ["Normal", "Pneumothorax", sal.TOTAL] * 3,
+                         "accuracy": [100.0, 0.0, 50.0, 90.0, 10.0, 50.0, 0.0, 100.0, 50.0]})
     notes = sal.caveats(counts, gan_epochs=5, gan_batch_size=32, synthetic=synthetic,
-                        real_by_class=real).set_index("factor")["note"]
+                        real_by_class=real, runs=runs).set_index("factor")["note"]
+    assert "largest class is 83% of it" in notes["early stopping"]
+    assert notes["one-class classifiers"].endswith("DS1 1 of 2, DS3 1 of 1")
     assert "Normal 10, Pneumothorax 5" in notes["GAN training"]
     assert "unlike any): Normal 0.00, Pneumothorax" in notes["synthetic samples"]
     assert "Normal 50%, Pneumothorax 94%" in notes["DS3 composition"]

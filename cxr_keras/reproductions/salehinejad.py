@@ -245,18 +245,19 @@ PAPER_TEST_PER_CLASS = 200
 
 
 def caveats(counts: pd.DataFrame, gan_epochs: int, gan_batch_size: int,
-            synthetic: Mapping[str, np.ndarray], real_by_class: Mapping[str, np.ndarray]
-            ) -> pd.DataFrame:
+            synthetic: Mapping[str, np.ndarray], real_by_class: Mapping[str, np.ndarray],
+            runs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Why this run's numbers may differ from the paper's, measured on this run.
 
-    ``counts`` has ``train`` and ``test`` image counts per class (rows); ``synthetic`` and
-    ``real_by_class`` are the DS3 synthetic and real training images by class. Returns rows
-    of (factor, note).
+    ``counts`` has ``train``, ``val`` and ``test`` image counts per class (rows); ``synthetic``
+    and ``real_by_class`` are the DS3 synthetic and real training images by class; ``runs``
+    the per-run, per-class test accuracies of :func:`run_dcnn_experiment`. Returns rows of
+    (factor, note).
     """
     from cxr_keras.reproductions import by_class_text
     from cxr_keras.reproductions.per_class_gan import gan_updates, sample_quality_note
 
-    counts = counts[["train", "test"]].fillna(0).astype(int)
+    counts = counts[["train", "val", "test"]].fillna(0).astype(int)
     names = list(counts.index)
     updates = gan_updates(counts["train"].to_dict(), gan_epochs, gan_batch_size)
     share = pd.Series({name: len(synthetic[name]) / (len(synthetic[name]) + len(real_by_class[name]))
@@ -271,6 +272,16 @@ def caveats(counts: pd.DataFrame, gan_epochs: int, gan_batch_size: int,
          f"paper: {PAPER_TEST_PER_CLASS} per class); one image is "
          f"{100 / max(1, counts['test'][names].min()):.0f} points of the smallest class's accuracy")),
     ]
+    majority = counts["val"].max() / max(1, counts["val"].sum())
+    rows.append(("early stopping", (f"it keeps the epoch with the best validation accuracy, on a "
+                 f"validation split whose largest class is {majority:.0%} of it (the paper's was "
+                 f"balanced): a classifier that names that class for every image scores {majority:.0%}")))
+    if runs is not None:
+        per_class = runs[runs["class"] != TOTAL]
+        one_class = (per_class.assign(hit=per_class["accuracy"] > 0)
+                     .groupby(["dataset", "run"])["hit"].sum() == 1).groupby("dataset").agg(["sum", "size"])
+        rows.append(("one-class classifiers", "runs that name a single class for every test image: "
+                     + ", ".join(f"{name} {int(r['sum'])} of {int(r['size'])}" for name, r in one_class.iterrows())))
     return pd.DataFrame(rows, columns=["factor", "note"])
 
 
