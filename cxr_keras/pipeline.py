@@ -177,7 +177,8 @@ def run_paper(
     log.info("running %s (profile %s) into %s", notebook.name, profile, staging)
     executed = staging / notebook.name
     started_utc = _utc_now()
-    git_commit = _git_commit()
+    git = git_state()  # taken now: the kernel imports the code as it is at the start
+    git_commit = git["commit"]
     start = time.monotonic()
     try:
         _execute(notebook, executed, run_parameters)
@@ -197,7 +198,7 @@ def run_paper(
         ) from error
     wall_seconds = time.monotonic() - start
     attempts.append(_attempt(started_utc, wall_seconds, "done", git_commit))
-    record = run_record(paper, profile, notebook, parameters, staging, wall_seconds, attempts)
+    record = run_record(paper, profile, notebook, parameters, staging, wall_seconds, attempts, git)
     write_json(staging / "run.json", record)
     (staging / PARAMETERS_STAMP).unlink()
     (staging / ATTEMPTS_FILE).unlink(missing_ok=True)
@@ -218,14 +219,17 @@ def run_record(
     out_dir: Path,
     wall_seconds: float,
     attempts: Sequence[dict[str, Any]] | None = None,
+    git: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What ``run.json`` holds: how, where and on what the results were made.
 
     ``attempts`` lists every execution that led to these results, this one last (by default
-    just this one); ``wall_seconds_total`` is their sum.
+    just this one); ``wall_seconds_total`` is their sum. ``git`` is the checkout's state when
+    the last execution started (by default, now): a long run must not be credited to commits
+    made while it ran.
     """
     manifest = out_dir / MANIFEST_NAME
-    git = git_state()
+    git = git if git is not None else git_state()
     if attempts is None:
         started = datetime.now(timezone.utc) - timedelta(seconds=wall_seconds)
         attempts = [_attempt(_utc(started), wall_seconds, "done", git["commit"])]

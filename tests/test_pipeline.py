@@ -187,6 +187,23 @@ def test_every_attempt_is_recorded_and_summed(fake_run):
     assert sorted(p.name for p in paper_dir.iterdir()) == ["smoke"]
 
 
+def test_run_json_names_the_checkout_the_run_started_from(fake_run, monkeypatch):
+    run, _ = fake_run
+    checkout = {"commit": "a" * 40, "dirty": False}
+    execute = pipeline._execute
+
+    def execute_then_commit(*args):  # someone commits while the notebook runs
+        execute(*args)
+        checkout.update(commit="b" * 40, dirty=True)
+
+    monkeypatch.setattr(pipeline, "_execute", execute_then_commit)
+    monkeypatch.setattr(pipeline, "git_state", lambda repo=None: dict(checkout))
+    monkeypatch.setattr(pipeline, "_git_commit", lambda repo=None: checkout["commit"])
+    record = _run_json(run())
+    assert record["git"] == {"commit": "a" * 40, "dirty": False}
+    assert record["attempts"][-1]["git_commit"] == "a" * 40
+
+
 def test_refresh_reruns_on_top_of_the_last_good_results(fake_run):
     run, paper_dir = fake_run
     results = run()
