@@ -208,7 +208,31 @@ def _progress_bar(description: str | None, verbose: int) -> list[keras.callbacks
 
     if description is None or verbose:
         return []
-    return [EpochProgress(description, monitor=("loss", "accuracy", "val_accuracy"))]
+    return [EpochProgress(description, monitor=("loss", "accuracy", "val_accuracy", BALANCED_ACCURACY))]
+
+
+BALANCED_ACCURACY = "val_balanced_accuracy"
+
+
+class ValidationBalancedAccuracy(keras.callbacks.Callback):
+    """Logs ``val_balanced_accuracy`` after each epoch: the mean recall over the classes the
+    validation images have, i.e. the accuracy a class-balanced validation set would give.
+
+    On an imbalanced validation split, plain accuracy rewards naming the largest class for
+    every image; place this callback before an ``EarlyStopping(BALANCED_ACCURACY, mode="max")``
+    so that model selection sees the balanced figure (callbacks share one ``logs`` dict).
+    """
+
+    def __init__(self, x_val: np.ndarray, y_val: np.ndarray, batch_size: int = 256):
+        super().__init__()
+        self.x_val, self.y_val = _check_xy((x_val, y_val), "val")
+        self.batch_size = int(batch_size)
+
+    def on_epoch_end(self, epoch, logs=None):
+        predicted = self.model.predict(self.x_val, batch_size=self.batch_size, verbose=0).argmax(axis=1)
+        recalls = [np.mean(predicted[self.y_val == k] == k) for k in np.unique(self.y_val)]
+        if logs is not None:
+            logs[BALANCED_ACCURACY] = float(np.mean(recalls))
 
 
 def evaluate_classifier(

@@ -193,3 +193,24 @@ def test_kermany_caveats_measure_gan_steps_samples_balance_and_test_set():
     assert "mode collapse): Normal 0.0" in notes["generated samples"]
     assert "30 generated Normal images join 10 real ones (75%" in notes["GAN-balanced set"]
     assert notes["test set"].startswith("3 test images; 95% CI widths of accuracy from 10 to 40 points; patients in both the training and the test split: 1 ")
+
+
+def test_balanced_validation_accuracy_does_not_reward_naming_the_largest_class():
+    y_val = np.array([1] * 18 + [0] * 2)
+    x_val = np.zeros((20, SIZE, SIZE, 1), np.float32)
+    always_one = keras.Sequential([keras.Input((SIZE, SIZE, 1)), keras.layers.Flatten(),
+                                   keras.layers.Dense(2, activation="softmax")])
+    always_one.layers[-1].set_weights([np.zeros((SIZE * SIZE, 2)), np.array([0.0, 1.0])])
+    callback = experiments.ValidationBalancedAccuracy(x_val, y_val)
+    callback.set_model(always_one)
+    logs = {"val_accuracy": 0.9}
+    callback.on_epoch_end(0, logs)
+    assert logs[experiments.BALANCED_ACCURACY] == pytest.approx(0.5)
+    x_val[-2:] = 1.0  # now the two class-0 images get the larger class-0 logit
+    always_one.layers[-1].set_weights([np.tile([[1.0, 0.0]], (SIZE * SIZE, 1)), np.array([0.0, 1.0])])
+    callback = experiments.ValidationBalancedAccuracy(x_val, y_val)
+    callback.set_model(always_one)
+    callback.on_epoch_end(1, logs)
+    assert logs[experiments.BALANCED_ACCURACY] == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        experiments.ValidationBalancedAccuracy(x_val, y_val[:5])

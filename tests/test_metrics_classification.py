@@ -113,6 +113,27 @@ def test_bootstrap_skips_resamples_where_the_metric_is_undefined():
         bootstrap_ci(accuracy, y_true, y_prob, groups=[1, 2])
 
 
+def test_stratified_bootstrap_keeps_every_stratum_at_its_size():
+    from cxr_keras.metrics import bootstrap_distribution
+
+    y_true = np.array([0] * 30 + [1] * 6 + [2] * 2)
+    counts = lambda labels, _: np.bincount(labels, minlength=3)
+    plain = bootstrap_distribution(counts, y_true, y_true, n_boot=300, seed=1)
+    assert (plain[:, 2] == 0).any()  # unstratified resamples lose the rare class
+    stratified = bootstrap_distribution(counts, y_true, y_true, n_boot=300, seed=1, strata=y_true)
+    assert (stratified == [30, 6, 2]).all()
+
+    patients = np.concatenate([np.arange(30) // 3, 10 + np.arange(6) // 2, [13, 14]])
+    patients[29] = 10  # a patient with images of two classes goes with its most frequent one
+    per_patient = bootstrap_distribution(counts, y_true, y_true, n_boot=300, seed=1,
+                                         groups=patients, strata=y_true)
+    # patient 10 (two class-1 images, one class-0) is drawn with the class-1 patients, each of
+    # which has two class-1 images: three draws there always give six
+    assert (per_patient[:, 1] == 6).all() and (per_patient[:, 2] == 2).all()
+    with pytest.raises(ValueError, match="strata must hold one value per prediction"):
+        bootstrap_distribution(counts, y_true, y_true, strata=[0, 1])
+
+
 def test_report_with_ci_brackets_the_estimates():
     rng = np.random.default_rng(0)
     y_true = rng.integers(0, 2, 120)

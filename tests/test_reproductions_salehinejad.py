@@ -111,6 +111,7 @@ def test_dcnn_experiment_runs_every_dataset_and_reads_finished_runs_back(tmp_pat
     assert result["sizes"].set_index("class")["DS3"].tolist() == [32, 32, 32]
     assert result["sizes"].set_index("class")["DS2"].tolist() == [4, 4, 4]
     assert result["histories"].groupby(["dataset", "run"])["epoch"].max().eq(2).all()
+    assert result["histories"]["val_balanced_accuracy"].between(0, 1).all()
     table = result["table"]
     assert table["runs"].eq(1).all()
     assert ((table["ci_low"] <= table["kit_mean"] + 1e-9) & (table["kit_mean"] <= table["ci_high"] + 1e-9)).all()
@@ -123,7 +124,7 @@ def test_validation_curve_has_one_line_per_dataset_and_a_band_inside_0_1():
         "dataset": ["DS1"] * 4 + ["DS2"] * 4,
         "run": [0, 0, 1, 1] * 2,
         "epoch": [1, 2, 1, 2] * 2,
-        "val_accuracy": [0.1, 0.9, 0.9, 1.0, 0.5, 0.6, 0.7, 0.8],
+        "val_balanced_accuracy": [0.1, 0.9, 0.9, 1.0, 0.5, 0.6, 0.7, 0.8],
     })
     axis = sal.validation_curve_figure(histories).axes[0]
     assert [line.get_label() for line in axis.lines] == ["DS1", "DS2"]
@@ -145,7 +146,8 @@ def test_caveats_measure_gan_training_realism_composition_and_test_size():
                          "accuracy": [100.0, 0.0, 50.0, 90.0, 10.0, 50.0, 0.0, 100.0, 50.0]})
     notes = sal.caveats(counts, gan_epochs=5, gan_batch_size=32, synthetic=synthetic,
                         real_by_class=real, runs=runs).set_index("factor")["note"]
-    assert "largest class is 83% of it" in notes["early stopping"]
+    assert "largest class at 83%" in notes["early stopping"]
+    assert "smallest class has 1 validation image(s)" in notes["early stopping"]
     assert notes["one-class classifiers"].endswith("DS1 1 of 2, DS3 1 of 1")
     assert "Normal 10, Pneumothorax 5" in notes["GAN training"]
     assert "unlike any): Normal 0.00, Pneumothorax" in notes["synthetic samples"]

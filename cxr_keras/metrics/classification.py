@@ -148,13 +148,18 @@ def confusion_matrix_frame(
 
 
 def bootstrap_distribution(
-    metric_fn: Callable, y_true, y_prob, n_boot: int = 1000, seed: int = 0, groups=None
+    metric_fn: Callable, y_true, y_prob, n_boot: int = 1000, seed: int = 0, groups=None,
+    strata=None,
 ) -> np.ndarray:
     """``metric_fn(y_true, y_prob)`` on ``n_boot`` resamples (NaN where it raises ValueError,
     e.g. a resample without one of the classes).
 
     With ``groups`` (e.g. patient ids) whole groups are resampled with replacement, so images
-    of one patient stay together, as they must when they are not independent.
+    of one patient stay together, as they must when they are not independent. With
+    ``strata`` (one value per prediction, e.g. the true labels) each stratum is resampled on
+    its own and keeps its size (a group belongs to its most frequent stratum), so per-class
+    metrics are not computed on resamples that lost a class: the right resampling for a test
+    set whose class counts are fixed by design.
     """
     y_true, y_prob = np.asarray(y_true), np.asarray(y_prob)
     if len(y_true) != len(y_prob):
@@ -162,14 +167,16 @@ def bootstrap_distribution(
     if n_boot < 1:
         raise ValueError(f"n_boot must be positive, got {n_boot}")
     members = _group_members(len(y_true), groups)
+    pools = _strata_pools(len(y_true), members, strata)
+    units = len(y_true) if members is None else len(members)
     rng = np.random.default_rng(seed)
     replicates = []
     for _ in range(n_boot):
-        if members is None:
-            index = rng.integers(len(y_true), size=len(y_true))
+        if pools is not None:
+            chosen = np.concatenate([rng.choice(pool, size=len(pool)) for pool in pools])
         else:
-            chosen = rng.integers(len(members), size=len(members))
-            index = np.concatenate([members[g] for g in chosen])
+            chosen = rng.integers(units, size=units)
+        index = chosen if members is None else np.concatenate([members[g] for g in chosen])
         try:
             replicates.append(np.asarray(metric_fn(y_true[index], y_prob[index]), dtype=np.float64))
         except ValueError:
@@ -189,11 +196,13 @@ def bootstrap_ci(
     alpha: float = 0.05,
     seed: int = 0,
     groups=None,
+    strata=None,
 ) -> dict:
-    """Percentile bootstrap CI of a scalar metric: estimate, low, high and the replicate counts."""
+    """Percentile bootstrap CI of a scalar metric: estimate, low, high and the replicate counts
+    (``groups`` and ``strata`` as in :func:`bootstrap_distribution`)."""
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    replicates = bootstrap_distribution(metric_fn, y_true, y_prob, n_boot, seed, groups)
+    replicates = bootstrap_distribution(metric_fn, y_true, y_prob, n_boot, seed, groups, strata)
     if replicates.ndim != 1:
         raise ValueError(
             "metric_fn must return a single number; use bootstrap_distribution for vectors"
@@ -319,12 +328,27 @@ def _nanmean(values: np.ndarray) -> float:
     return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
 
 
+def _one_per_prediction(values, n: int, name: str, what: str) -> np.ndarray:
+    values = np.asarray(values)
+    if values.shape != (n,):
+        raise ValueError(f"{name} must hold one {what} per prediction ({n}), got shape {values.shape}")
+    return values
+
+
 def _group_members(n: int, groups) -> list[np.ndarray] | None:
     if groups is None:
         return None
-    groups = np.asarray(groups)
-    if groups.shape != (n,):
-        raise ValueError(f"groups must hold one id per prediction ({n}), got shape {groups.shape}")
+    groups = _one_per_prediction(groups, n, "groups", "id")
     _, inverse = np.unique(groups, return_inverse=True)
     order = np.argsort(inverse, kind="stable")
     return np.split(order, np.cumsum(np.bincount(inverse))[:-1])
+
+
+def _strata_pools(n: int, members: list[np.ndarray] | None, strata) -> list[np.ndarray] | None:
+    """The units (images, or groups when ``members`` is given) of each stratum, or None."""
+    if strata is None:
+        return None
+    _, codes = np.unique(_one_per_prediction(strata, n, "strata", "value"), return_inverse=True)
+    if members is not None:  # a group's stratum: its most frequent one (the lowest on ties)
+        codes = np.array([np.bincount(codes[m]).argmax() for m in members])
+    return [np.flatnonzero(codes == code) for code in np.unique(codes)]
