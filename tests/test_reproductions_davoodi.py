@@ -1,6 +1,7 @@
 """Davoodi & Lo Giudice: Table 4 arithmetic, 4-fold CV splits, FID logging and a tiny CV run."""
 
 import os
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -65,8 +66,10 @@ def test_quality_logger_writes_fid_rows_every_k_epochs_and_rewrites_redone_ones(
     import cxr_keras.metrics
 
     # A 768x768 matrix square root takes seconds on a small CPU; the logger's schedule and
-    # bookkeeping are under test here, so FID is replaced by a cheap distance of the means.
+    # bookkeeping are under test here, so FID is replaced by a cheap distance of the means
+    # that warns as FID does with fewer images than dimensions.
     def mean_distance(real_features, fake_features):
+        warnings.warn("rank-deficient", cxr_keras.metrics.RankDeficientCovarianceWarning)
         return float(np.linalg.norm(real_features.mean(axis=0) - fake_features.mean(axis=0)))
 
     monkeypatch.setattr(cxr_keras.metrics, "fid_from_features", mean_distance)
@@ -76,17 +79,22 @@ def test_quality_logger_writes_fid_rows_every_k_epochs_and_rewrites_redone_ones(
             return np.random.default_rng(seed).uniform(-1, 1, (n, 8, 8, 1)).astype(np.float32)
 
     real = np.random.default_rng(1).normal(size=(6, 768))
-    logger = dav.QualityLogger(tmp_path / "quality.csv", real, every=2, epochs=5, n_fake=6,
-                               fid_model=_stub_inception())
+    with pytest.warns(cxr_keras.metrics.RankDeficientCovarianceWarning, match="6 images per side"):
+        logger = dav.QualityLogger(tmp_path / "quality.csv", real, every=2, epochs=5, n_fake=6,
+                                   fid_model=_stub_inception())
     logger.set_model(Generator())
-    for epoch in range(5):
-        logger.on_epoch_end(epoch)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for epoch in range(5):
+            logger.on_epoch_end(epoch)
+    assert not [w for w in caught if issubclass(w.category, cxr_keras.metrics.RankDeficientCovarianceWarning)]
     log = pd.read_csv(tmp_path / "quality.csv")
     assert log["epoch"].tolist() == [2, 4, 5]
     assert (log["fid"] > 0).all() and log["inception_score"].isna().all()
     assert log[["n_real", "n_fake", "fid_dims"]].iloc[0].tolist() == [6, 6, 768]
-    resumed = dav.QualityLogger(tmp_path / "quality.csv", real, every=2, epochs=5, n_fake=6,
-                                fid_model=_stub_inception())
+    with pytest.warns(cxr_keras.metrics.RankDeficientCovarianceWarning):
+        resumed = dav.QualityLogger(tmp_path / "quality.csv", real, every=2, epochs=5, n_fake=6,
+                                    fid_model=_stub_inception())
     resumed.set_model(Generator())
     resumed.on_epoch_end(3)  # a resumed run redoes epoch 4: its row is replaced, not doubled
     assert pd.read_csv(tmp_path / "quality.csv")["epoch"].tolist() == [2, 4, 5]

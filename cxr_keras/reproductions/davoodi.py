@@ -20,6 +20,7 @@ model is tested on the fixed test set; Table 4 pools the four folds' test predic
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from cxr_keras.metrics.frechet import RankDeficientCovarianceWarning
 from cxr_keras.reproductions.per_class_gan import class_folder
 
 TRAIN_SETS = ("classic", "synthetic")
@@ -87,7 +89,8 @@ class QualityLogger(keras.callbacks.Callback):
 
     Rows: epoch, fid, inception_score, inception_score_std, n_real, n_fake, fid_dims. A
     resumed run rewrites the rows of the epochs it redoes. ``is_classifier`` None records IS
-    as unavailable (NaN).
+    as unavailable (NaN). When there are fewer images than feature dimensions, that is said
+    once here rather than at every measurement (the counts are in every row).
     """
 
     def __init__(self, csv_path: str | os.PathLike, real_features: np.ndarray, every: int,
@@ -99,6 +102,12 @@ class QualityLogger(keras.callbacks.Callback):
         self.real_features = np.asarray(real_features)
         self.every, self.epochs, self.n_fake, self.seed = int(every), int(epochs), int(n_fake), seed
         self.fid_model, self.is_classifier = fid_model, is_classifier
+        n_min, dims = min(len(self.real_features), self.n_fake), self.real_features.shape[1]
+        if n_min <= dims:
+            warnings.warn(f"FID every {self.every} epochs from {n_min} images per side with {dims}-d "
+                          "features: the covariances are rank-deficient, so the values are biased "
+                          "and comparable only at equal image counts", RankDeficientCovarianceWarning,
+                          stacklevel=2)
         self.rows = (pd.read_csv(self.csv_path).set_index("epoch").to_dict("index")
                      if self.csv_path.is_file() else {})
 
@@ -122,7 +131,10 @@ class QualityLogger(keras.callbacks.Callback):
         if self.is_classifier is not None:
             score, score_std = inception_score_from_images(fake, self.is_classifier,
                                                            splits=min(10, self.n_fake))
-        return {"fid": fid_from_features(self.real_features, fake_features),
+        with warnings.catch_warnings():  # said once, in __init__
+            warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
+            fid = fid_from_features(self.real_features, fake_features)
+        return {"fid": fid,
                 "inception_score": score, "inception_score_std": score_std,
                 "n_real": len(self.real_features), "n_fake": self.n_fake, "fid_dims": dims}
 
