@@ -123,13 +123,13 @@ def test_stratified_bootstrap_keeps_every_stratum_at_its_size():
     stratified = bootstrap_distribution(counts, y_true, y_true, n_boot=300, seed=1, strata=y_true)
     assert (stratified == [30, 6, 2]).all()
 
-    patients = np.concatenate([np.arange(30) // 3, 10 + np.arange(6) // 2, [13, 14]])
-    patients[29] = 10  # a patient with images of two classes goes with its most frequent one
+    # patient 0 has three class-0 images and one of the two class-2 images: it is a unit in
+    # both strata, so class 2 never loses (or doubles) that image's stratum place
+    patients = np.concatenate([np.arange(30) // 3, 10 + np.arange(6) // 2, [13, 0]])
     per_patient = bootstrap_distribution(counts, y_true, y_true, n_boot=300, seed=1,
                                          groups=patients, strata=y_true)
-    # patient 10 (two class-1 images, one class-0) is drawn with the class-1 patients, each of
-    # which has two class-1 images: three draws there always give six
-    assert (per_patient[:, 1] == 6).all() and (per_patient[:, 2] == 2).all()
+    assert (per_patient[:, 2] == 2).all() and (per_patient[:, 1] == 6).all()
+    assert (per_patient[:, 0] % 3 == 0).all() and np.ptp(per_patient[:, 0]) == 0
     with pytest.raises(ValueError, match="strata must hold one value per prediction"):
         bootstrap_distribution(counts, y_true, y_true, strata=[0, 1])
 

@@ -145,7 +145,8 @@ def test_caveats_measure_gan_training_realism_composition_and_test_size():
                          "class": ["Normal", "Pneumothorax", sal.TOTAL] * 3,
                          "accuracy": [100.0, 0.0, 50.0, 90.0, 10.0, 50.0, 0.0, 100.0, 50.0]})
     notes = sal.caveats(counts, gan_epochs=5, gan_batch_size=32, synthetic=synthetic,
-                        real_by_class=real, runs=runs).set_index("factor")["note"]
+                        real_by_class=real, runs=runs,
+                        test_patients={"Normal": 12}).set_index("factor")["note"]
     assert "largest class at 83%" in notes["early stopping"]
     assert "smallest class has 1 validation image(s)" in notes["early stopping"]
     assert notes["one-class classifiers"].endswith("DS1 1 of 2, DS3 1 of 1")
@@ -153,3 +154,23 @@ def test_caveats_measure_gan_training_realism_composition_and_test_size():
     assert "unlike any): Normal 0.00, Pneumothorax" in notes["synthetic samples"]
     assert "Normal 50%, Pneumothorax 94%" in notes["DS3 composition"]
     assert "Normal 40, Pneumothorax 0" in notes["test set"]
+    assert "from Normal 12, Pneumothorax 0 patients" in notes["test set"]
+
+
+def test_bootstrap_ci_keeps_every_class_and_gives_no_interval_to_a_one_patient_class():
+    y_true = np.array([0] * 20 + [1] * 4 + [2] * 3 + [3] * 2)
+    patients = np.concatenate([np.arange(20) // 2, [10, 11, 12, 13], [14, 14, 14], [15, 0]])
+    names = ["Normal", "Cardiomegaly", "Pneumothorax", "Effusion"]
+    always_normal = np.zeros((len(y_true), 2), dtype=int)
+    ci = sal.bootstrap_accuracy_ci(y_true, always_normal, names, n_boot=300, groups=patients)
+    ci = ci.set_index("class")
+    # resamples never lose a class, so the Total of a one-class classifier stays 25%
+    assert ci.loc[sal.TOTAL].tolist() == [25.0, 25.0]
+    assert ci.loc["Normal"].tolist() == [100.0, 100.0] and ci.loc["Effusion"].tolist() == [0.0, 0.0]
+    assert ci.loc["Pneumothorax"].isna().all()  # all three images from patient 14
+    half_right = always_normal.copy()
+    half_right[[20, 21], :] = 1  # the Cardiomegaly images of patients 10 and 11
+    ci = sal.bootstrap_accuracy_ci(y_true, half_right, names, n_boot=300, groups=patients)
+    low, high = ci.set_index("class").loc["Cardiomegaly"]
+    assert low < 50.0 < high
+    assert sal.test_units_per_class(y_true, 4, patients).tolist() == [10, 4, 1, 2]

@@ -157,17 +157,21 @@ def bootstrap_distribution(
     With ``groups`` (e.g. patient ids) whole groups are resampled with replacement, so images
     of one patient stay together, as they must when they are not independent. With
     ``strata`` (one value per prediction, e.g. the true labels) each stratum is resampled on
-    its own and keeps its size (a group belongs to its most frequent stratum), so per-class
-    metrics are not computed on resamples that lost a class: the right resampling for a test
-    set whose class counts are fixed by design.
+    its own and keeps its number of units, so per-class metrics are not computed on
+    resamples that lost a class: the right resampling for a test set whose class counts are
+    fixed by design. A group with images in several strata is one unit in each of them.
     """
     y_true, y_prob = np.asarray(y_true), np.asarray(y_prob)
     if len(y_true) != len(y_prob):
         raise ValueError(f"y_true and y_prob differ in length: {len(y_true)} vs {len(y_prob)}")
     if n_boot < 1:
         raise ValueError(f"n_boot must be positive, got {n_boot}")
+    if strata is not None:
+        strata = _one_per_prediction(strata, len(y_true), "strata", "value")
+        if groups is not None:  # units: (stratum, group) pairs
+            groups = _codes(_one_per_prediction(groups, len(y_true), "groups", "id")) * len(strata) + _codes(strata)
     members = _group_members(len(y_true), groups)
-    pools = _strata_pools(len(y_true), members, strata)
+    pools = _strata_pools(strata, members)
     units = len(y_true) if members is None else len(members)
     rng = np.random.default_rng(seed)
     replicates = []
@@ -344,11 +348,16 @@ def _group_members(n: int, groups) -> list[np.ndarray] | None:
     return np.split(order, np.cumsum(np.bincount(inverse))[:-1])
 
 
-def _strata_pools(n: int, members: list[np.ndarray] | None, strata) -> list[np.ndarray] | None:
-    """The units (images, or groups when ``members`` is given) of each stratum, or None."""
+def _codes(values: np.ndarray) -> np.ndarray:
+    return np.unique(values, return_inverse=True)[1].reshape(-1)
+
+
+def _strata_pools(strata, members: list[np.ndarray] | None) -> list[np.ndarray] | None:
+    """The units (images, or groups when ``members`` is given) of each stratum, or None.
+    Each group lies in one stratum."""
     if strata is None:
         return None
-    _, codes = np.unique(_one_per_prediction(strata, n, "strata", "value"), return_inverse=True)
-    if members is not None:  # a group's stratum: its most frequent one (the lowest on ties)
-        codes = np.array([np.bincount(codes[m]).argmax() for m in members])
+    codes = _codes(strata)
+    if members is not None:
+        codes = np.array([codes[m[0]] for m in members])
     return [np.flatnonzero(codes == code) for code in np.unique(codes)]

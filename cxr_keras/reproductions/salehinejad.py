@@ -165,7 +165,10 @@ def bootstrap_accuracy_ci(y_true, run_predictions: np.ndarray, class_names: Sequ
     ``run_predictions`` is (n_test, n_runs) predicted labels; each resample of test images
     (of patients with ``groups``) recomputes every run's per-class accuracy and their mean.
     Resampling is stratified by true class, as the paper's test set has fixed class counts:
-    a resample never drops a class, which would make its Total a mean over fewer classes.
+    a resample never drops a class, which would make its Total a mean over fewer classes. A
+    class whose test images come from one patient (one image without ``groups``) gets no
+    interval (NaN): resampling a single unit always gives the same value, a zero-width
+    interval that would only look precise.
     """
     from cxr_keras.metrics.classification import bootstrap_distribution
 
@@ -183,7 +186,19 @@ def bootstrap_accuracy_ci(y_true, run_predictions: np.ndarray, class_names: Sequ
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         low, high = np.nanpercentile(replicates, [2.5, 97.5], axis=0)
+    units = test_units_per_class(y_true, num_classes, groups)
+    single = np.append(units < 2, False)
+    low[single], high[single] = np.nan, np.nan
     return pd.DataFrame({"class": [*class_names, TOTAL], "ci_low": low, "ci_high": high})
+
+
+def test_units_per_class(y_true, num_classes: int, groups=None) -> np.ndarray:
+    """Independent test units of each class: patients with ``groups``, else images."""
+    y_true = np.asarray(y_true, dtype=int)
+    if groups is None:
+        return class_counts(y_true, num_classes)
+    groups = np.asarray(groups)
+    return np.array([len(np.unique(groups[y_true == k])) for k in range(num_classes)])
 
 
 def validation_curve_figure(histories: pd.DataFrame, metric: str = "val_balanced_accuracy"):
@@ -250,12 +265,14 @@ PAPER_TEST_PER_CLASS = 200
 
 def caveats(counts: pd.DataFrame, gan_epochs: int, gan_batch_size: int,
             synthetic: Mapping[str, np.ndarray], real_by_class: Mapping[str, np.ndarray],
-            runs: pd.DataFrame | None = None) -> pd.DataFrame:
+            runs: pd.DataFrame | None = None,
+            test_patients: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Why this run's numbers may differ from the paper's, measured on this run.
 
     ``counts`` has ``train``, ``val`` and ``test`` image counts per class (rows); ``synthetic``
     and ``real_by_class`` are the DS3 synthetic and real training images by class; ``runs``
-    the per-run, per-class test accuracies of :func:`run_dcnn_experiment`. Returns rows of
+    the per-run, per-class test accuracies of :func:`run_dcnn_experiment`;
+    ``test_patients`` the patients behind each class's test images. Returns rows of
     (factor, note).
     """
     from cxr_keras.reproductions import by_class_text
@@ -274,7 +291,10 @@ def caveats(counts: pd.DataFrame, gan_epochs: int, gan_batch_size: int,
          f"{by_class_text(share, lambda v: f'{v:.0%}')}")),
         ("test set", (f"test images per class: {by_class_text(counts['test'][names], int)} (the "
          f"paper: {PAPER_TEST_PER_CLASS} per class); one image is "
-         f"{100 / max(1, counts['test'][names].min()):.0f} points of the smallest class's accuracy")),
+         f"{100 / max(1, counts['test'][names].min()):.0f} points of the smallest class's accuracy")
+         + ("" if test_patients is None else (
+             f"; from {by_class_text({n: int(test_patients.get(n, 0)) for n in names})} patients "
+             "(a class from one patient gets no interval)"))),
     ]
     majority = counts["val"].max() / max(1, counts["val"].sum())
     smallest = counts["val"][names].min()
