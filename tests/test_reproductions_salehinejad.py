@@ -75,6 +75,21 @@ def test_table_1_puts_the_paper_beside_mean_and_std_over_runs():
     verdict = sal.claims(table.reset_index()).set_index("claim")["held"]
     assert verdict["DS3 total accuracy > DS1 total accuracy"]
     assert not verdict["largest DS3 gain in Pneumothorax (the rarest class)"]
+    ci = pd.DataFrame({"dataset": ["DS1", "DS3"], "class": [sal.TOTAL] * 2,
+                       "ci_low": [40.0, 70.0], "ci_high": [80.0, 99.0]})
+    overlapping = sal.claims(sal.table_1(runs, ci)).set_index("claim")
+    claim = overlapping.loc["DS3 total accuracy > DS1 total accuracy"]
+    assert not claim["held"] and "DS3 90.0% [70.0, 99.0]" in claim["kit"]
+    assert "intervals overlap" in claim["kit"]
+
+
+def test_exceeds_needs_separate_intervals():
+    from cxr_keras.reproductions import exceeds
+
+    assert exceeds((0.9, 0.85, 0.95), (0.7, 0.6, 0.8)) == (True, "")
+    assert exceeds((0.7, 0.6, 0.8), (0.9, 0.85, 0.95)) == (False, "")
+    held, note = exceeds((0.82, 0.7, 0.9), (0.78, 0.65, 0.88))
+    assert not held and "overlap" in note
 
 
 def test_paper_class_names_map_kit_and_phantom_names():

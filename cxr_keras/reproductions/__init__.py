@@ -12,7 +12,7 @@ The notebooks ``02``-``04`` call these; importing this package loads no TensorFl
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +53,18 @@ def train_or_load_classifier(
 def by_class_text(values, fmt: Callable = str) -> str:
     """``"A 1, B 2"`` from per-class values (a Series or mapping), each formatted by ``fmt``."""
     return ", ".join(f"{name} {fmt(value)}" for name, value in dict(values).items())
+
+
+def exceeds(a: Sequence[float], b: Sequence[float]) -> tuple[bool, str]:
+    """Whether estimate ``a`` is shown to exceed ``b``: each is (value, ci_low, ci_high).
+
+    True only when ``a``'s interval lies wholly above ``b``'s; a higher point estimate inside
+    overlapping intervals is not evidence, and the returned note (else empty) says so, for
+    the claim's text.
+    """
+    (_, a_low, a_high), (_, b_low, b_high) = a, b
+    if a_low > b_high:
+        return True, ""
+    if b_low > a_high:
+        return False, ""
+    return False, "; the intervals overlap, so this run does not resolve it"
