@@ -272,8 +272,10 @@ def device_description() -> dict[str, Any]:
 
 
 def git_state(repo: Path = REPO_ROOT) -> dict[str, Any]:
-    """The checked-out commit and whether the working tree had uncommitted changes."""
-    status = _command_output(["git", "-C", str(repo), "status", "--porcelain"])
+    """The checked-out commit and whether the working tree had uncommitted changes outside
+    ``results/`` (results being rewritten, e.g. by a refresh, do not change the code that ran)."""
+    status = _command_output(["git", "-C", str(repo), "status", "--porcelain", "--", ".",
+                              ":(exclude)results"])
     return {
         "commit": _git_commit(repo),
         "dirty": bool(status.strip()) if status is not None else None,

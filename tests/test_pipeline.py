@@ -294,3 +294,23 @@ def test_cli_refresh_applies_to_each_paper(fake_run, tmp_path, capsys):
     assert (results / "executions.txt").read_text() == "2"
     assert pipeline.main([*base, "--refresh", "-p", "seed=2"]) == 1
     assert "seed: 1 -> 2" in capsys.readouterr().err
+
+
+def test_git_state_is_dirty_for_code_changes_but_not_for_results(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "table.csv").write_text("a\n1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    assert pipeline.git_state(tmp_path)["dirty"] is False
+    (tmp_path / "results" / "table.csv").write_text("a\n2\n")
+    assert pipeline.git_state(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    state = pipeline.git_state(tmp_path)
+    assert state["dirty"] is True and len(state["commit"]) == 40
