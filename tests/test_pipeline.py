@@ -314,3 +314,18 @@ def test_git_state_is_dirty_for_code_changes_but_not_for_results(tmp_path):
     (tmp_path / "code.py").write_text("x = 2\n")
     state = pipeline.git_state(tmp_path)
     assert state["dirty"] is True and len(state["commit"]) == 40
+
+
+@pytest.mark.parametrize("paper", ["kermany", "salehinejad", "ng-gubbi", "davoodi"])
+def test_make_reproduce_targets_call_the_runner_with_profile_data_and_params(paper):
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("GNU make is not installed")
+    dry_run = subprocess.run(
+        ["make", "-n", f"reproduce-{paper}", "PROFILE=smoke", "DATA=/data/x", "PARAMS=-p seed=1"],
+        cwd=pipeline.REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+    assert (f"-m cxr_keras.pipeline run {paper} --profile smoke --data /data/x -p seed=1"
+            in dry_run.splitlines()[-1])
