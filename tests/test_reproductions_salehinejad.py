@@ -143,6 +143,7 @@ def test_validation_curve_has_one_line_per_dataset_and_a_band_inside_0_1():
     })
     axis = sal.validation_curve_figure(histories).axes[0]
     assert [line.get_label() for line in axis.lines] == ["DS1", "DS2"]
+    assert axis.get_title().startswith("Balanced validation accuracy")
     assert axis.lines[0].get_ydata().tolist() == pytest.approx([0.5, 0.95])
     band = np.concatenate([c.get_paths()[0].vertices[:, 1] for c in axis.collections])
     assert band.min() >= 0.0 and band.max() <= 1.0

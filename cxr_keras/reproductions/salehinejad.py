@@ -225,9 +225,11 @@ def validation_curve_figure(histories: pd.DataFrame, metric: str = "val_balanced
         if "accuracy" in metric:
             low, high = low.clip(lower=0.0), high.clip(upper=1.0)
         axis.fill_between(stats.index, low, high, alpha=0.25)
+    name = {"val_accuracy": "validation accuracy",
+            "val_balanced_accuracy": "balanced validation accuracy"}.get(metric, metric.replace("_", " "))
     axis.set_xlabel("epoch")
-    axis.set_ylabel(metric.replace("_", " "))
-    axis.set_title(f"{metric.replace('_', ' ').capitalize()} during DCNN training (mean ± std over runs)")
+    axis.set_ylabel(name)
+    axis.set_title(f"{name.capitalize()} during DCNN training (mean ± std over runs)")
     axis.legend()
     return figure
 
