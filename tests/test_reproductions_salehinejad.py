@@ -189,4 +189,4 @@ def test_bootstrap_ci_keeps_every_class_and_gives_no_interval_to_a_one_patient_c
     ci = sal.bootstrap_accuracy_ci(y_true, half_right, names, n_boot=300, groups=patients)
     low, high = ci.set_index("class").loc["Cardiomegaly"]
     assert low < 50.0 < high
-    assert sal.test_units_per_class(y_true, 4, patients).tolist() == [10, 4, 1, 2]
+    assert sal.units_per_class(y_true, 4, patients).tolist() == [10, 4, 1, 2]

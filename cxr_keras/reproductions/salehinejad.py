@@ -188,13 +188,13 @@ def bootstrap_accuracy_ci(y_true, run_predictions: np.ndarray, class_names: Sequ
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         low, high = np.nanpercentile(replicates, [2.5, 97.5], axis=0)
-    units = test_units_per_class(y_true, num_classes, groups)
+    units = units_per_class(y_true, num_classes, groups)
     single = np.append(units < 2, False)
     low[single], high[single] = np.nan, np.nan
     return pd.DataFrame({"class": [*class_names, TOTAL], "ci_low": low, "ci_high": high})
 
 
-def test_units_per_class(y_true, num_classes: int, groups=None) -> np.ndarray:
+def units_per_class(y_true, num_classes: int, groups=None) -> np.ndarray:
     """Independent test units of each class: patients with ``groups``, else images."""
     y_true = np.asarray(y_true, dtype=int)
     if groups is None:
