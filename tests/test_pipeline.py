@@ -323,8 +323,9 @@ def test_make_reproduce_targets_call_the_runner_with_profile_data_and_params(pap
 
     if shutil.which("make") is None:
         pytest.skip("GNU make is not installed")
-    dry_run = subprocess.run(
-        ["make", "-n", f"reproduce-{paper}", "PROFILE=smoke", "DATA=/data/x", "PARAMS=-p seed=1"],
+    dry_run = subprocess.run(  # --no-print-directory: under `make test` this make is nested
+        ["make", "-n", "--no-print-directory", f"reproduce-{paper}", "PROFILE=smoke",
+         "DATA=/data/x", "PARAMS=-p seed=1"],
         cwd=pipeline.REPO_ROOT, capture_output=True, text=True, check=True,
     ).stdout
     assert (f"-m cxr_keras.pipeline run {paper} --profile smoke --data /data/x -p seed=1"
