@@ -123,7 +123,8 @@ def training_batches(data, batch_size: int = 32, seed: int = 0):
 
 def run_inputs(gan, batches, fingerprint: Mapping | None = None) -> dict:
     """The inputs a GAN run's checkpoints are stamped with: the caller's ``fingerprint``,
-    the GAN's kind, latent size and seed, and (for :class:`ShuffledBatches`) the data."""
+    the GAN's class and latent size, and (for :class:`ShuffledBatches`) the data. The GAN's
+    seed is left out: a resume restores the noise state from the checkpoint."""
     if fingerprint is not None and not isinstance(fingerprint, Mapping):
         raise TypeError(
             "fingerprint must be a mapping of names to values (recipe, data digest, "
@@ -134,8 +135,10 @@ def run_inputs(gan, batches, fingerprint: Mapping | None = None) -> dict:
             "fingerprint must not hold 'epochs': a run may be continued to more epochs; "
             "leave it out"
         )
-    inputs = {"run": dict(fingerprint or {}), "gan": type(gan).__name__,
-              "latent_dim": gan.latent_dim, "gan_seed": gan.seed}
+    own = {"gan_class": type(gan).__name__, "gan_latent_dim": gan.latent_dim}
     if isinstance(batches, ShuffledBatches):
-        inputs["batches"] = batches.stamp_inputs()
-    return inputs
+        own.update({f"data_{key}": value for key, value in batches.stamp_inputs().items()})
+    clashes = sorted(set(fingerprint or {}) & set(own))
+    if clashes:
+        raise ValueError(f"fingerprint keys {clashes} are set by train_gan itself; rename them")
+    return {**(fingerprint or {}), **own}
