@@ -51,12 +51,14 @@ class ShuffledBatches(keras.utils.PyDataset):
         initial_epoch: the 0-based epoch whose batches the first ``fit`` epoch gets.
 
     Each ``fit`` epoch moves to the next epoch's order (through ``on_epoch_begin``);
-    :meth:`start_at` sets the epoch the next ``fit`` starts at, e.g. after a resume.
+    :meth:`start_at` sets the epoch the next ``fit`` starts at, e.g. after a resume. Batches
+    are slices of an in-memory array, served in the main thread: Keras' worker pool would
+    start reading before ``on_epoch_begin`` and gain nothing here, so it is not offered.
     """
 
     def __init__(self, images, labels=None, batch_size: int = 32, seed: int = 0,
-                 drop_remainder: bool = True, initial_epoch: int = 0, **kwargs):
-        super().__init__(**kwargs)
+                 drop_remainder: bool = True, initial_epoch: int = 0):
+        super().__init__()
         self.images = _as_images(images)
         self.labels = _as_labels(labels, len(self.images))
         if int(batch_size) < 1 or int(batch_size) != batch_size:
