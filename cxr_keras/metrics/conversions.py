@@ -44,18 +44,25 @@ def to_uint8_range(images, name: str = "images") -> np.ndarray:
     NaN or infinite values and values outside [-1, 1] raise a ValueError naming ``name``.
     """
     images = np.asarray(images, dtype=np.float32)
-    if not np.isfinite(images).all():
-        bad = int((~np.isfinite(images)).any(axis=tuple(range(1, images.ndim))).sum())
-        raise ValueError(
-            f"{name} holds NaN or infinite values (in {bad} of {len(images)} images); the metrics "
-            "need finite images in [-1, 1]: check the generator or the loader"
-        )
+    check_finite(images, name)
     if images.size and (images.min() < -1 - RANGE_TOLERANCE or images.max() > 1 + RANGE_TOLERANCE):
         raise ValueError(
             f"expected {name} in [-1, 1], got values in [{images.min():.3g}, {images.max():.3g}]; "
             "convert uint8 images with images / 127.5 - 1 first"
         )
     return np.round(np.clip((images + 1.0) * 127.5, 0.0, 255.0)).astype(np.float32)
+
+
+def check_finite(images, name: str = "images") -> None:
+    """Refuse images with NaN or infinite values, naming ``name`` and how many images."""
+    images = np.asarray(images)
+    finite = np.isfinite(images)
+    if not finite.all():
+        bad = int((~finite).any(axis=tuple(range(1, images.ndim))).sum())
+        raise ValueError(
+            f"{name} holds NaN or infinite values (in {bad} of {len(images)} images); the metrics "
+            "need finite images in [-1, 1]: check the generator or the loader"
+        )
 
 
 def check_not_unit_range(images, name: str = "images") -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cxr_keras.io import atomic_path
-from cxr_keras.metrics.conversions import check_not_unit_range, to_inception_input
+from cxr_keras.metrics.conversions import check_finite, check_not_unit_range, to_inception_input
 from cxr_keras.paths import CACHE_DIR
 
 FEATURE_DIMS = (2048, 768)  # model outputs, in order: pool3, Mixed_6e averaged over space
@@ -111,6 +111,7 @@ def extract_features(
     model = default_model() if model is None else model
 
     def check(images):
+        check_finite(images, name)
         if not allow_nonnegative:
             check_not_unit_range(images, name)
 
