@@ -374,11 +374,12 @@ def _npz_with_train_images(path, images):
 
 @pytest.mark.parametrize("images, match", [
     (np.full((4, 28, 28), 0.5, np.float32),
-     r"train_images is float32 \(values 0.5 to 0.5\) but PneumoniaMNIST pixels are uint8.*"
-     r"np.round\(x \* 255\)"),
-    (np.full((4, 28, 28), np.nan), r"train_images is float64 with NaN or infinite values \(values nan to nan\)"),
-    (np.full((4, 28, 28), 300, np.int16), r"train_images holds int16 values 300 to 300, outside "
-                                           r"the 0..255"),
+     (r"train_images is float32 \(values 0.5 to 0.5\) but PneumoniaMNIST pixels are uint8.*"
+      r"np.round\(x \* 255\)")),
+    (np.full((4, 28, 28), np.nan),
+     r"train_images is float64 with NaN or infinite values \(values nan to nan\)"),
+    (np.full((4, 28, 28), 300, np.int16),
+     r"train_images holds int16 values 300 to 300, outside the 0..255"),
     (np.full((4, 28, 28), -1, np.int32), r"values -1 to -1, outside the 0..255"),
 ])
 def test_pneumoniamnist_refuses_pixels_that_are_not_0_to_255(tmp_path, images, match):

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
+from cxr_keras.fingerprint import StaleArtefactError
 from cxr_keras.gan import (
     NonFiniteLossError,
     latest_checkpoint,
@@ -16,7 +17,6 @@ from cxr_keras.gan import (
     save_checkpoint,
     train_gan,
 )
-from cxr_keras.fingerprint import StaleArtefactError
 from cxr_keras.gan import checkpoint as checkpoint_module
 from cxr_keras.gan.checkpoint import UnreadableCheckpointWarning, restore_newest
 from tests.scripts.tiny_gan import stripes, tiny_gan
@@ -118,13 +118,14 @@ def test_fewer_epochs_than_the_checkpoints_hold_is_refused_not_returned(tmp_path
     with pytest.raises(ValueError, match=r"checkpoints holds a run trained to epoch 3, past "
                                          r"epochs=1; pass epochs >= 3.*new out_dir"):
         _train(tmp_path, 1)
-    gan, history = _train(tmp_path, 3)  # the full run is still there
+    _, history = _train(tmp_path, 3)  # the full run is still there
     assert history["epoch"].tolist() == [1, 2, 3]
 
 
 def test_checkpoints_of_other_data_or_parameters_are_refused(tmp_path):
     _train(tmp_path / "data", 1)
-    with pytest.raises(StaleArtefactError, match=r"GAN checkpoints in .*data.*data_images: 'array:"):
+    with pytest.raises(StaleArtefactError,
+                       match=r"GAN checkpoints in .*data.*data_images: 'array:"):
         _train(tmp_path / "data", 2, images=stripes(32, seed=1))
     _train(tmp_path / "recipe", 1, fingerprint={"recipe": "kora_venu", "lr": 2e-4})
     with pytest.raises(StaleArtefactError, match=r"lr.*0.0002 -> 0.001"):
@@ -156,7 +157,7 @@ def test_truncated_newest_checkpoint_is_named_and_the_previous_one_used(tmp_path
     (newest / damaged).write_bytes(data[: len(data) // 2])
     snapshot = tiny_gan(seed=4)
     restore_checkpoint(snapshot, tmp_path / "checkpoints" / "epoch-0001")
-    with pytest.warns(UnreadableCheckpointWarning, match=rf"epoch-0002 cannot be restored"):
+    with pytest.warns(UnreadableCheckpointWarning, match=r"epoch-0002 cannot be restored"):
         assert restore_newest(tiny_gan(seed=5), tmp_path / "checkpoints") == 1
     with pytest.warns(UnreadableCheckpointWarning, match=damaged.split(".")[0] + "|epoch-0002"):
         _, history = _train(tmp_path, 3)

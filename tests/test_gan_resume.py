@@ -42,7 +42,8 @@ def test_rerun_after_kill_9_continues_from_the_last_checkpoint(tmp_path):
     restore_checkpoint(snapshot, path)
     saved_generator = snapshot.generator.get_weights()
 
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, check=False, timeout=120)
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, check=False,
+                           timeout=120)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     assert f"(epoch {killed_at} of 5 done)" in rerun.stdout
     history = pd.read_csv(tmp_path / "history.csv")

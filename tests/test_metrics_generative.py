@@ -5,6 +5,7 @@ import pytest
 
 from cxr_keras.metrics.frechet import fid_from_features
 from cxr_keras.metrics.generative import (
+    WholeSetSubsetWarning,
     extrapolate_to_infinity,
     fid_infinity,
     fid_vs_sample_size,
@@ -13,7 +14,6 @@ from cxr_keras.metrics.generative import (
     kernel_inception_distance,
     knn_radii,
     load_is_classifier,
-    WholeSetSubsetWarning,
     polynomial_mmd2_unbiased,
     precision_recall,
 )

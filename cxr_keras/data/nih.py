@@ -90,7 +90,9 @@ class NIHChestXray14Dataset(CXRDataset):
     ):
         root = Path(root)
         if on_unknown_label not in ON_ERROR:
-            raise ValueError(f"on_unknown_label must be one of {ON_ERROR}, got {on_unknown_label!r}")
+            raise ValueError(
+                f"on_unknown_label must be one of {ON_ERROR}, got {on_unknown_label!r}"
+            )
         if not root.is_dir():
             raise DatasetError(f"{root}: NIH ChestX-ray14 folder not found; {_HELP}")
         _check_classes(classes)

@@ -35,7 +35,7 @@ UNREADABLE_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile
 
 
 class UnreadableCheckpointWarning(UserWarning):
-    """The newest GAN checkpoint could not be read; an older one was restored instead."""
+    """A GAN checkpoint could not be read; the one before it is tried instead."""
 
 
 def checkpoint_name(epoch: int) -> str:
@@ -193,8 +193,8 @@ def resume_epoch(gan, directory: str | os.PathLike, epochs: int, inputs: Mapping
     Returns the epoch to continue from: 0 when there is no checkpoint (the fingerprint stamp
     of ``inputs`` is then written), else the epoch of the newest readable checkpoint, restored
     into ``gan`` (see :func:`restore_newest`) and printed. Raises :class:`StaleArtefactError`
-    when the checkpoints were made from other ``inputs`` (or carry no stamp), and ``ValueError`` when
-    ``resume`` is False or the run already went past ``epochs``.
+    when the checkpoints were made from other ``inputs`` (or carry no stamp), and
+    ``ValueError`` when ``resume`` is False or the run already went past ``epochs``.
     """
     directory = Path(directory)
     found = list_checkpoints(directory)
