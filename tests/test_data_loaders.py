@@ -222,6 +222,7 @@ def test_nih_bad_inputs(nih_root, tmp_path):
         NIHChestXray14Dataset(nih_root.parent / "empty", on_unknown_label="warn")
 
 
+@pytest.mark.filterwarnings("ignore:.*have no image under the root")  # tested above
 def test_nih_rows_with_unknown_findings_are_counted_or_refused(nih_root):
     entries = pd.read_csv(nih_root / "Data_Entry_2017.csv")
     entries.loc[[1, 3], "Finding Labels"] = ["Cardiomegally", "Edema|Pneumonia "]
