@@ -161,9 +161,12 @@ def nih_root(tmp_image_folder, tmp_path):
 
 
 def test_nih_single_label_filter_views_and_missing_images(nih_root):
-    with pytest.warns(UserWarning, match=r"1 label row\(s\) have no image"):
+    with pytest.warns(UserWarning, match=r"1 of 9 label row\(s\) in Data_Entry_2017.csv have "
+                                         r"no image under the root \(e.g. 00000008_000.png\); "
+                                         r"dropped, 8 kept"):
         dataset = NIHChestXray14Dataset(nih_root, val_fraction=None, test_fraction=0.3)
-    assert dataset.missing_count == 1
+    assert dataset.missing_count == 1 and dataset.unknown_label_count == 0
+    assert dataset.excluded_counts.to_dict() == {"Cardiomegaly|Effusion": 1, "Infiltration": 1}
     assert dataset.class_counts().to_dict() == {
         "Normal": 2,
         "Cardiomegaly": 1,
@@ -213,6 +216,26 @@ def test_nih_bad_inputs(nih_root, tmp_path):
     pd.concat([entries, entries[:1]]).to_csv(nih_root / "Data_Entry_2017.csv", index=False)
     with pytest.raises(DatasetError, match="00000001_000.png is listed more than once"):
         NIHChestXray14Dataset(nih_root)
+    with pytest.raises(DatasetError, match=r"'Efusion' \(did you mean 'Effusion'\?\)"):
+        NIHChestXray14Dataset(nih_root, classes=["Normal", "Efusion"])
+    with pytest.raises(ValueError, match="on_unknown_label must be one of"):
+        NIHChestXray14Dataset(nih_root.parent / "empty", on_unknown_label="warn")
+
+
+@pytest.mark.filterwarnings("ignore:.*have no image under the root")  # tested above
+def test_nih_rows_with_unknown_findings_are_counted_or_refused(nih_root):
+    entries = pd.read_csv(nih_root / "Data_Entry_2017.csv")
+    entries.loc[[1, 3], "Finding Labels"] = ["Cardiomegally", "Edema|Pneumonia "]
+    entries.to_csv(nih_root / "Data_Entry_2017.csv", index=False)
+    with pytest.warns(UserWarning, match=r"2 of 8 row\(s\) name finding\(s\) that ChestX-ray14 "
+                                         r"does not have, e.g. \['Cardiomegally', 'Pneumonia '\]"):
+        dataset = NIHChestXray14Dataset(nih_root, val_fraction=None)
+    assert dataset.unknown_label_count == 2
+    assert dataset.class_counts().to_dict() == {
+        "Normal": 2, "Cardiomegaly": 0, "Effusion": 1, "Edema": 0, "Pneumothorax": 1}
+    with pytest.raises(DatasetError, match=r"2 of 8 row.*fix the label file, or pass "
+                                           r"on_unknown_label='skip'"):
+        NIHChestXray14Dataset(nih_root, val_fraction=None, on_unknown_label="raise")
 
 
 COVID_ROWS = [  # patientid, finding, view, file
@@ -236,7 +259,8 @@ def covid_root(tmp_image_folder, tmp_path):
 
 
 def test_covid_hierarchical_findings_views_and_missing(covid_root):
-    with pytest.warns(UserWarning, match=r"dropped 1 row\(s\) whose image is missing"):
+    with pytest.warns(UserWarning, match=r"of \d+ row\(s\) \(X-ray, requested views\), "
+                                         r"dropped 1 whose image is missing \(e.g. .*gone.png\)"):
         dataset = CovidChestXrayDataset(
             covid_root, findings={"covid": "COVID-19", "normal": "No Finding"}
         )
@@ -337,3 +361,36 @@ def test_phantom_dataset_counts_splits_images_and_manifest(tmp_path):
         PhantomDataset(2, splits={"train": 0.5})
     with pytest.raises(ValueError, match="counts must map"):
         PhantomDataset({"tumour": 3})
+
+
+def _npz_with_train_images(path, images):
+    arrays = {}
+    for split, n in zip(("train", "val", "test"), (4, 2, 2)):
+        arrays[f"{split}_images"] = np.zeros((n, 28, 28), np.uint8)
+        arrays[f"{split}_labels"] = (np.arange(n) % 2).reshape(-1, 1)
+    arrays["train_images"] = images
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("images, match", [
+    (np.full((4, 28, 28), 0.5, np.float32),
+     (r"train_images is float32 \(values 0.5 to 0.5\) but PneumoniaMNIST pixels are uint8.*"
+      r"np.round\(x \* 255\)")),
+    (np.full((4, 28, 28), np.nan),
+     r"train_images is float64 with NaN or infinite values \(values nan to nan\)"),
+    (np.full((4, 28, 28), 300, np.int16),
+     r"train_images holds int16 values 300 to 300, outside the 0..255"),
+    (np.full((4, 28, 28), -1, np.int32), r"values -1 to -1, outside the 0..255"),
+])
+def test_pneumoniamnist_refuses_pixels_that_are_not_0_to_255(tmp_path, images, match):
+    path = _npz_with_train_images(tmp_path / "bad.npz", images)
+    with pytest.raises(DatasetError, match=match):
+        PneumoniaMNISTDataset(path)
+
+
+def test_pneumoniamnist_accepts_integer_pixels_in_range_as_uint8(tmp_path):
+    images = np.arange(4 * 28 * 28).reshape(4, 28, 28) % 256
+    dataset = PneumoniaMNISTDataset(_npz_with_train_images(tmp_path / "int64.npz", images))
+    x, _ = dataset.to_numpy("train", image_size=28)
+    np.testing.assert_array_equal(np.rint((x[..., 0] + 1) * 127.5), images)

@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 
 from cxr_keras.metrics import fid_weights
-from cxr_keras.metrics.features import cache_key, cached_features, extract_features
+from cxr_keras.metrics.features import (
+    BadFeatureCacheWarning,
+    cache_key,
+    cached_features,
+    extract_features,
+)
 from cxr_keras.metrics.inception import (
     FIDInceptionV3,
     LegacyBilinearResize,
@@ -333,3 +338,64 @@ def test_cached_features_embeds_each_set_once(tiny_feature_model, tmp_path):
     assert cache_key(files, "a") != cache_key(files[:2], "a")
     with pytest.raises(ValueError, match="loader_fn returned 2 images for 4 files"):
         cached_features(files + ["set/d.png"], lambda _: _images(2), "x", **kwargs)
+
+
+def test_extract_features_refuses_nan_and_unit_range_images(tiny_feature_model):
+    kwargs = {"model": tiny_feature_model, "progress": False}
+    nan_images = _images(2)
+    nan_images[:] = np.nan
+    with pytest.raises(ValueError, match=r"fake holds NaN or infinite values \(in 2 of 2"):
+        extract_features(nan_images, name="fake", **kwargs)
+    unit = (_images(4) + 1) / 2
+    with pytest.raises(ValueError, match=r"images look like \[0, 1\] images"):
+        extract_features(unit, **kwargs)
+    with pytest.raises(ValueError, match=r"images look like \[0, 1\] images"):  # batch by batch
+        extract_features(iter([unit[:2], unit[2:]]), **kwargs)
+    assert extract_features(unit, allow_nonnegative=True, **kwargs)[2048].shape == (4, 2048)
+
+
+def _cache_file(tmp_path):
+    (path,) = tmp_path.glob("*.npz")
+    return path
+
+
+@pytest.mark.parametrize("damage, reason", [
+    ("truncate", "is unreadable"),
+    ("other_count", r"for 2 images, not the 3 files of this set"),
+    ("other_shape", "of the wrong shape"),
+    ("other_set", "the cache of another image set"),
+    ("flipped_value", r"corrupt \(its checksum does not match"),
+])
+def test_a_bad_feature_cache_is_named_removed_and_rebuilt(tiny_feature_model, tmp_path,
+                                                          damage, reason):
+    files = [f"set/{name}.png" for name in "abc"]
+    calls = []
+
+    def loader(file_list):
+        calls.append(1)
+        return _images(len(file_list))
+
+    kwargs = {"cache_dir": tmp_path, "model": tiny_feature_model, "progress": False}
+    good = cached_features(files, loader, "k", **kwargs)
+    path = _cache_file(tmp_path)
+    with np.load(path) as data:
+        stored = {name: data[name] for name in data.files}
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:200])
+    else:
+        if damage == "other_count":
+            stored = {**stored, **{f"features_{d}": good[d][:2] for d in (2048, 768)}}
+        elif damage == "other_shape":
+            stored["features_768"] = good[768][:, :100]
+        elif damage == "other_set":
+            stored["key"] = np.array(cache_key(files[:2], "k"))
+        else:
+            stored["features_2048"] = good[2048].copy()
+            stored["features_2048"][0, 0] += 1.0
+        np.savez(path, **stored)
+    with pytest.warns(BadFeatureCacheWarning, match=rf"feature cache {path}.* {reason}.*removed"):
+        again = cached_features(files, loader, "k", **kwargs)
+    assert len(calls) == 2
+    np.testing.assert_allclose(again[2048], good[2048], rtol=1e-6)
+    assert cached_features(files, loader, "k", **kwargs)[768].shape == (3, 768)
+    assert len(calls) == 2  # the rebuilt file is good again

@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from cxr_keras.metrics.conversions import to_inception_input, to_rgb, to_uint8_range
+from cxr_keras.metrics.conversions import (
+    check_not_unit_range,
+    to_inception_input,
+    to_rgb,
+    to_uint8_range,
+)
 
 
 def test_to_uint8_range_quantizes_like_a_saved_png():
@@ -48,3 +53,20 @@ def test_to_inception_input_combines_both_steps():
     out = to_inception_input(images)
     assert out.shape == (1, 4, 4, 3) and out.dtype == np.float32
     np.testing.assert_array_equal(out[..., 2], to_uint8_range(images)[..., 0])
+
+
+def test_to_uint8_range_refuses_nan_and_inf_naming_the_argument():
+    images = np.zeros((3, 2, 2, 1), np.float32)
+    images[1, 0, 0, 0], images[2, 1, 1, 0] = np.nan, np.inf
+    with pytest.raises(ValueError, match=r"fake holds NaN or infinite values \(in 2 of 3 images\)"):
+        to_uint8_range(images, "fake")
+    with pytest.raises(ValueError, match="images holds NaN"):
+        to_inception_input(np.full((1, 2, 2, 1), np.nan))
+
+
+def test_check_not_unit_range_refuses_0_to_1_floats_only():
+    with pytest.raises(ValueError, match=r"real look like \[0, 1\] images \(values 0 to 1, none "
+                                         r"negative\).*images \* 2 - 1.*allow_nonnegative=True"):
+        check_not_unit_range(np.linspace(0, 1, 8).reshape(2, 2, 2, 1), "real")
+    check_not_unit_range(np.linspace(-1, 1, 8).reshape(2, 2, 2, 1), "real")  # [-1, 1]: fine
+    check_not_unit_range(np.ones((1, 2, 2, 1), np.uint8), "real")  # not float: other checks

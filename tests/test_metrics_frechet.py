@@ -109,8 +109,9 @@ def test_fid_accepts_features_and_sends_images_through_extract_features(monkeypa
 
     calls = []
 
-    def fake_extract(images, model=None, dims=(2048, 768), batch_size=32, progress=True):
-        calls.append((images.shape, dims))
+    def fake_extract(images, model=None, dims=(2048, 768), batch_size=32, progress=True,
+                     name="images", allow_nonnegative=False):
+        calls.append((images.shape, dims, name))
         return {dims[0]: images.reshape(len(images), -1)[:, :4]}
 
     import sys
@@ -124,7 +125,7 @@ def test_fid_accepts_features_and_sends_images_through_extract_features(monkeypa
     images = rng.uniform(-1, 1, size=(30, 4, 4, 1))
     value = fid(images, images[::-1], dims=768)
     assert value == pytest.approx(0.0, abs=1e-6)
-    assert calls == [((30, 4, 4, 1), (768,))] * 2
+    assert calls == [((30, 4, 4, 1), (768,), "real"), ((30, 4, 4, 1), (768,), "fake")]
 
 
 def test_fid_rejects_unknown_dims_and_shapes():
@@ -132,3 +133,28 @@ def test_fid_rejects_unknown_dims_and_shapes():
         frechet.resolve_features(np.zeros((2, 4, 4, 1)), dims=100)
     with pytest.raises(ValueError, match="NHWC images"):
         frechet.resolve_features(np.zeros((2, 4, 4)))
+
+
+def _pooling_feature_model():
+    """The FID model's contract ([0, 255] RGB in, (2048, 768) features out), tiny and fixed."""
+    import keras
+
+    images = keras.Input((None, None, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(images)
+    outputs = [keras.layers.Dense(d, kernel_initializer=keras.initializers.RandomNormal(seed=d))(
+        pooled) for d in (2048, 768)]
+    return keras.Model(images, outputs)
+
+
+def test_fid_refuses_nan_and_unit_range_images_naming_the_set():
+    model = _pooling_feature_model()
+    real = np.random.default_rng(0).uniform(-1, 1, (8, 4, 4, 1)).astype(np.float32)
+    fake = real.copy()
+    fake[3] = np.nan
+    with pytest.raises(ValueError, match=r"fake holds NaN or infinite values \(in 1 of 8 images"):
+        fid(real, fake, dims=768, model=model, batch_size=2)  # counted over the set, not a batch
+    with pytest.raises(ValueError, match=r"real look like \[0, 1\] images.*images \* 2 - 1"):
+        fid((real + 1) / 2, real, dims=768, model=model)
+    with pytest.warns(frechet.RankDeficientCovarianceWarning):  # 8 images, 768 dims
+        value = fid((real + 1) / 2, (real + 1) / 2, dims=768, model=model, allow_nonnegative=True)
+    assert abs(value) < 0.01  # same images: 0 up to a rank-deficient sqrtm's rounding

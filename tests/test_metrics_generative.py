@@ -5,6 +5,7 @@ import pytest
 
 from cxr_keras.metrics.frechet import fid_from_features
 from cxr_keras.metrics.generative import (
+    WholeSetSubsetWarning,
     extrapolate_to_infinity,
     fid_infinity,
     fid_vs_sample_size,
@@ -62,9 +63,20 @@ def test_kid_is_unbiased_for_identical_distributions():
 
 def test_kid_returns_a_spread_over_subsets():
     mean, std = kernel_inception_distance(
-        gaussian(100), gaussian(100, shift=0.5, seed=3), n_subsets=5, subset_size=1000
+        gaussian(100), gaussian(100, shift=0.5, seed=3), n_subsets=5, subset_size=50
     )
     assert mean > 0 and std > 0
+
+
+def test_kid_warns_when_every_subset_is_a_whole_set():
+    real, fake = gaussian(64), gaussian(64, shift=0.5, seed=3)
+    with pytest.warns(WholeSetSubsetWarning, match=r"subset_size=1000 is not below the real and "
+                                                   r"fake set size.*std understates.*e.g. 32"):
+        _, std = kernel_inception_distance(real, fake, n_subsets=5, subset_size=1000)
+    assert std < 1e-12  # the case warned about: every subset is the same
+    with pytest.warns(WholeSetSubsetWarning, match=r"whole real set"):
+        _, std = kernel_inception_distance(real[:20], fake, n_subsets=5, subset_size=1000)
+    assert std > 0
 
 
 def test_inception_score_of_uniform_predictions_is_one():

@@ -63,9 +63,12 @@ class CovidChestXrayDataset(CXRDataset):
         duplicated = paths.duplicated() & exists
         self.duplicate_count = int(duplicated.sum())
         if self.missing or self.duplicate_count:
+            example = f" (e.g. {self.missing[0]})" if self.missing else ""
+            kept = int(exists.sum()) - self.duplicate_count
             warnings.warn(
-                f"{root / 'metadata.csv'}: dropped {len(self.missing)} row(s) whose image is missing "
-                f"and {self.duplicate_count} row(s) repeating an image"
+                f"{root / 'metadata.csv'}: of {len(paths)} row(s) (X-ray, requested views), "
+                f"dropped {len(self.missing)} whose image is missing{example} and "
+                f"{self.duplicate_count} repeating an image; {kept} kept"
             )
         keep = exists & ~duplicated
         metadata, paths = metadata[keep], paths[keep]

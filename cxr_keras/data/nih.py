@@ -2,8 +2,12 @@
 
 Images may sit anywhere under ``root`` (flat, ``images/``, ``images_0NN/images/``, or the
 ``{train,valid,test}/...`` folders of the downscaled sample): the folder is walked once to
-map file names to paths. Label rows whose image is absent are dropped and counted
-(``missing_count``). "No Finding" becomes class "Normal".
+map file names to paths. Label rows whose image is absent are dropped, counted
+(``missing_count``) and reported against the number of rows. "No Finding" becomes class
+"Normal". Rows naming a finding that is not one of ChestX-ray14's (a typo, another file) are
+counted in ``unknown_label_count`` and reported, or raise with ``on_unknown_label="raise"``;
+rows whose findings are known but outside ``classes`` are left out by design and counted by
+finding string in ``excluded_counts``.
 
 Split, first rule that applies (the first two only with ``use_official_split``):
 1. the images' top folders ``train`` / ``valid`` (-> "val") / ``test``, as in the 1000-image
@@ -16,6 +20,7 @@ by patient.
 
 from __future__ import annotations
 
+import difflib
 import os
 import warnings
 from collections.abc import Sequence
@@ -23,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cxr_keras.data.base import CXRDataset, DatasetError, join_positive_classes
+from cxr_keras.data.base import ON_ERROR, CXRDataset, DatasetError, join_positive_classes
 from cxr_keras.data.images import is_image_file
 from cxr_keras.data.splits import patient_split
 
@@ -43,6 +48,12 @@ NG_GUBBI_CLASSES = [
 ]
 
 NORMAL = "Normal"
+# The 14 findings of ChestX-ray14 (Wang et al. 2017), plus "No Finding" as Normal.
+NIH_FINDINGS = (
+    NORMAL, "Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Emphysema",
+    "Fibrosis", "Hernia", "Infiltration", "Mass", "Nodule", "Pleural_Thickening", "Pneumonia",
+    "Pneumothorax",
+)
 _COLUMNS = ["Image Index", "Finding Labels", "Patient ID", "View Position"]
 _FOLDER_SPLITS = {"train": "train", "valid": "val", "val": "val", "test": "test"}
 _HELP = (
@@ -57,7 +68,9 @@ class NIHChestXray14Dataset(CXRDataset):
     ``single_label=True`` keeps the images whose findings are exactly one class of the list;
     ``single_label=False`` keeps images with at least one of the classes and adds one 0/1
     column per class (``class_counts`` then counts positives). ``views`` filters the
-    "View Position" (e.g. ("PA",)).
+    "View Position" (e.g. ("PA",)). ``on_unknown_label``: "skip" drops rows naming a finding
+    ChestX-ray14 does not have, with a warning giving their number and examples; "raise"
+    raises DatasetError instead.
     """
 
     name = "nih_cxr14"
@@ -73,26 +86,76 @@ class NIHChestXray14Dataset(CXRDataset):
         seed: int = 0,
         use_official_split: bool = True,
         on_error: str = "raise",
+        on_unknown_label: str = "skip",
     ):
         root = Path(root)
+        if on_unknown_label not in ON_ERROR:
+            raise ValueError(
+                f"on_unknown_label must be one of {ON_ERROR}, got {on_unknown_label!r}"
+            )
         if not root.is_dir():
             raise DatasetError(f"{root}: NIH ChestX-ray14 folder not found; {_HELP}")
-        entries = _read_data_entry(_find_data_entry(root))
+        _check_classes(classes)
+        label_file = _find_data_entry(root)
+        entries = _read_data_entry(label_file)
         index = _index_images(root)
         present = entries["Image Index"].isin(index)
         self.missing_count = int((~present).sum())
         if self.missing_count:
             warnings.warn(
-                f"{root}: {self.missing_count} label row(s) have no image under the root; dropped"
+                f"{root}: {self.missing_count} of {len(entries)} label row(s) in "
+                f"{label_file.name} have no image under the root (e.g. "
+                f"{entries['Image Index'][~present].iloc[0]}); dropped, "
+                f"{int(present.sum())} kept"
             )
         entries = entries[present]
+        entries, self.unknown_label_count = _drop_unknown_findings(entries, label_file,
+                                                                   on_unknown_label)
         if views is not None:
             entries = entries[entries["View Position"].isin(list(views))]
         frame = _frame(entries, index, list(classes), single_label)
+        self.excluded_counts = (
+            entries["Finding Labels"][~entries["Image Index"].isin(
+                frame["path"].map(lambda path: Path(path).name))].value_counts())
         frame = _assign_splits(
             frame, root, index, val_fraction, test_fraction, seed, use_official_split
         )
         super().__init__(frame, classes, root=root, on_error=on_error, multi_label=not single_label)
+
+
+def _findings(labels: pd.Series) -> pd.Series:
+    """Each row's "Finding Labels" as a list, "No Finding" read as Normal."""
+    return labels.str.replace("No Finding", NORMAL, regex=False).str.split("|")
+
+
+def _check_classes(classes: Sequence[str]) -> None:
+    unknown = [name for name in classes if name not in NIH_FINDINGS]
+    if unknown:
+        hints = {name: difflib.get_close_matches(name, NIH_FINDINGS, n=1) for name in unknown}
+        shown = ", ".join(f"{name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                          for name, hint in hints.items())
+        raise DatasetError(
+            f"classes {shown} are not ChestX-ray14 findings; use names from {list(NIH_FINDINGS)}"
+        )
+
+
+def _drop_unknown_findings(entries: pd.DataFrame, label_file: Path,
+                           on_unknown_label: str) -> tuple[pd.DataFrame, int]:
+    """``entries`` without rows naming a finding ChestX-ray14 lacks, and their count."""
+    unknown = _findings(entries["Finding Labels"].astype(str)).map(
+        lambda found: sorted(set(found) - set(NIH_FINDINGS)))
+    bad = unknown.map(bool)
+    if not bad.any():
+        return entries, 0
+    examples = sorted({name for names in unknown[bad] for name in names})[:5]
+    message = (f"{label_file}: {int(bad.sum())} of {len(entries)} row(s) name finding(s) "
+               f"that ChestX-ray14 does not have, e.g. {examples} (in "
+               f"{entries['Image Index'][bad].iloc[0]})")
+    if on_unknown_label == "raise":
+        raise DatasetError(f"{message}; fix the label file, or pass on_unknown_label='skip' "
+                           "to drop those rows")
+    warnings.warn(f"{message}; dropped", stacklevel=3)
+    return entries[~bad], int(bad.sum())
 
 
 def _find_data_entry(root: Path) -> Path:
@@ -139,9 +202,7 @@ def _index_images(root: Path) -> dict[str, Path]:
 def _frame(
     entries: pd.DataFrame, index: dict[str, Path], classes: list[str], single_label: bool
 ) -> pd.DataFrame:
-    findings = (
-        entries["Finding Labels"].str.replace("No Finding", NORMAL, regex=False).str.split("|")
-    )
+    findings = _findings(entries["Finding Labels"])
     frame = pd.DataFrame(
         {
             "path": [str(index[name]) for name in entries["Image Index"]],

@@ -81,4 +81,28 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
                 f"{path}: {split}_images must be N x H x W uint8 with N 0/1 labels, got "
                 f"images {images.shape} and labels {labels.shape}; {_HELP}"
             )
+        arrays[f"{split}_images"] = _checked_pixels(path, f"{split}_images", images)
     return arrays
+
+
+def _checked_pixels(path: Path, key: str, images: np.ndarray) -> np.ndarray:
+    """``images`` as uint8; integer arrays must hold 0..255 and float arrays are refused,
+    since a [0, 1] float read as 0..255 gives black images and no error."""
+    if images.dtype == np.uint8:
+        return images
+    if not np.issubdtype(images.dtype, np.integer):
+        finite = images[np.isfinite(images)]
+        nan = " with NaN or infinite values" if finite.size < images.size else ""
+        low, high = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
+        raise DatasetError(
+            f"{path}: {key} is {images.dtype}{nan} (values {low:g} to {high:g}) but PneumoniaMNIST "
+            "pixels are uint8 0..255; convert it, e.g. np.round(x * 255).astype('uint8') for "
+            f"floats in [0, 1], or use the official file. {_HELP}"
+        )
+    low, high = int(images.min()), int(images.max())
+    if low < 0 or high > 255:
+        raise DatasetError(
+            f"{path}: {key} holds {images.dtype} values {low} to {high}, outside the 0..255 of "
+            "uint8 pixels; rescale it to 0..255 and cast to uint8, or use the official file"
+        )
+    return images.astype(np.uint8)

@@ -1,5 +1,6 @@
 """GAN training engine shared by the four papers: model, callbacks, checkpoints, generation."""
 
+from cxr_keras.gan.batches import ShuffledBatches
 from cxr_keras.gan.callbacks import (
     EpochProgress,
     GANCheckpoint,
@@ -20,6 +21,7 @@ __all__ = [
     "HistoryCSV",
     "NonFiniteLossError",
     "SampleGrid",
+    "ShuffledBatches",
     "StopOnNonFinite",
     "latent_vectors",
     "latest_checkpoint",

@@ -2,8 +2,14 @@
 
 A checkpoint is a folder ``epoch-NNNN`` holding ``generator.weights.h5``,
 ``discriminator.weights.h5``, ``state.npz`` (optimizer variables, iteration counts included,
-and the ``SeedGenerator`` state) and ``meta.json``. It is written into a hidden temporary
-folder and renamed into place, so a crash mid-save leaves the previous checkpoint intact.
+the GAN's ``SeedGenerator`` state and those of the models' own layers, such as dropout) and
+``meta.json``. It is written into a hidden temporary folder and renamed into place, so a crash
+mid-save leaves the previous checkpoint intact.
+
+The checkpoint folder also holds a fingerprint stamp (:mod:`cxr_keras.fingerprint`) of the
+inputs that made the run; :func:`resume_epoch` refuses checkpoints made from other inputs or
+trained past the requested epochs, and falls back to the previous checkpoint when the newest
+one cannot be read.
 """
 
 from __future__ import annotations
@@ -12,14 +18,24 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
+import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from cxr_keras.fingerprint import StaleArtefactError, check_stamp, write_stamp
 from cxr_keras.io import write_json
 
 CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d{4,})$")
 FILES = ("generator.weights.h5", "discriminator.weights.h5", "state.npz", "meta.json")
+# What reading a truncated or garbled checkpoint file raises (h5py and zip errors included).
+UNREADABLE_ERRORS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+
+
+class UnreadableCheckpointWarning(UserWarning):
+    """A GAN checkpoint could not be read; the one before it is tried instead."""
 
 
 def checkpoint_name(epoch: int) -> str:
@@ -61,6 +77,7 @@ def save_checkpoint(gan, directory: str | os.PathLike, epoch: int) -> Path:
         gan.discriminator.save_weights(tmp / "discriminator.weights.h5")
         arrays = {**_optimizer_arrays("d_optimizer", gan.d_optimizer),
                   **_optimizer_arrays("g_optimizer", gan.g_optimizer),
+                  **_layer_seed_arrays(gan),
                   "seed_state": np.asarray(gan.seed_generator.state.numpy())}
         np.savez(tmp / "state.npz", **arrays)
         write_json(tmp / "meta.json", {"epoch": int(epoch), "class": type(gan).__name__,
@@ -113,7 +130,98 @@ def restore_checkpoint(gan, path: str | os.PathLike) -> int:
         _restore_optimizer(gan.d_optimizer, arrays, "d_optimizer", path)
         _restore_optimizer(gan.g_optimizer, arrays, "g_optimizer", path)
         gan.seed_generator.state.assign(arrays["seed_state"])
+        _restore_layer_seeds(gan, arrays, path)
     return checkpoint_epoch(path)
+
+
+def _layer_seed_variables(gan) -> dict[str, object]:
+    """The ``SeedGenerator`` states of G's and D's layers (dropout...), which
+    ``save_weights`` leaves out, keyed by role and position."""
+    return {f"layer_seeds/{role}/{i:04d}": variable
+            for role, model in (("generator", gan.generator), ("discriminator", gan.discriminator))
+            for i, variable in enumerate(v for v in model.variables
+                                         if v.name == "seed_generator_state")}
+
+
+def _layer_seed_arrays(gan) -> dict[str, np.ndarray]:
+    return {key: np.asarray(v.numpy()) for key, v in _layer_seed_variables(gan).items()}
+
+
+def _restore_layer_seeds(gan, arrays, path: Path) -> None:
+    variables = _layer_seed_variables(gan)
+    saved = {key for key in arrays.files if key.startswith("layer_seeds/")}
+    if saved and saved != set(variables):
+        raise ValueError(
+            f"checkpoint {path} holds {len(saved)} layer seed states but the models have "
+            f"{len(variables)}; the models differ from the saved ones"
+        )
+    for key in saved:
+        variables[key].assign(arrays[key])
+
+
+def restore_newest(gan, directory: str | os.PathLike) -> int:
+    """Restore the newest checkpoint in ``directory`` that can be read; return its epoch.
+
+    An unreadable checkpoint (truncated, garbled) is named in an
+    :class:`UnreadableCheckpointWarning` and the one before it is tried. Raises
+    ``FileNotFoundError`` when there is no checkpoint and ``ValueError``, naming every
+    checkpoint and its error, when none can be restored.
+    """
+    found = list_checkpoints(directory)
+    if not found:
+        raise FileNotFoundError(f"no complete GAN checkpoint in {directory}")
+    failures = []
+    for _, path in reversed(found):
+        try:
+            return restore_checkpoint(gan, path)
+        except UNREADABLE_ERRORS as error:
+            failures.append(f"{path}: {type(error).__name__}: {error}")
+            warnings.warn(
+                f"GAN checkpoint {path} cannot be restored ({type(error).__name__}: {error}); "
+                "trying the previous checkpoint (training will overwrite this one)",
+                UnreadableCheckpointWarning, stacklevel=2)
+    raise ValueError(
+        f"no checkpoint in {directory} can be restored ({'; '.join(failures)}); delete "
+        f"{directory} to train from scratch, or fix the models or optimizers to match"
+    )
+
+
+def resume_epoch(gan, directory: str | os.PathLike, epochs: int, inputs: Mapping,
+                 resume: bool = True) -> int:
+    """Prepare ``directory`` for a run of ``epochs`` epochs made from ``inputs``.
+
+    Returns the epoch to continue from: 0 when there is no checkpoint (the fingerprint stamp
+    of ``inputs`` is then written), else the epoch of the newest readable checkpoint, restored
+    into ``gan`` (see :func:`restore_newest`) and printed. Raises :class:`StaleArtefactError`
+    when the checkpoints were made from other ``inputs`` (or carry no stamp), and
+    ``ValueError`` when ``resume`` is False or the run already went past ``epochs``.
+    """
+    directory = Path(directory)
+    found = list_checkpoints(directory)
+    if not found:
+        write_stamp(directory, inputs)
+        return 0
+    newest = found[-1][0]
+    if not resume:
+        raise ValueError(
+            f"{directory} already holds checkpoints (newest: epoch {newest}); pass "
+            "resume=True to continue that run, or choose a new out_dir"
+        )
+    if not check_stamp(directory, inputs, "GAN checkpoints"):
+        raise StaleArtefactError(
+            f"{directory} holds checkpoints (newest: epoch {newest}) without a fingerprint "
+            "stamp, so what made them is unknown; delete it to train again, or choose a new out_dir"
+        )
+    if newest > int(epochs):
+        raise ValueError(
+            f"{directory} holds a run trained to epoch {newest}, past epochs={int(epochs)}; "
+            f"pass epochs >= {newest} to continue it, or choose a new out_dir for a "
+            f"{int(epochs)}-epoch run"
+        )
+    epoch = restore_newest(gan, directory)
+    print(f"Resumed from {directory / checkpoint_name(epoch)} "
+          f"(epoch {epoch} of {int(epochs)} done)")
+    return epoch
 
 
 def checkpoint_epoch(path: str | os.PathLike) -> int:

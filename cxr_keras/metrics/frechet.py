@@ -140,31 +140,36 @@ def fid(
     batch_size: int = 32,
     strict: bool = False,
     progress: bool = False,
+    allow_nonnegative: bool = False,
 ) -> float:
     """FID between two image sets ([-1, 1] NHWC) or two precomputed (n, d) feature arrays.
 
     ``dims`` picks the Inception layer for images: 2048 (pool3, the standard) or 768
-    (Mixed_6e, for sets smaller than 2,049 images).
+    (Mixed_6e, for sets smaller than 2,049 images). Images with NaN or infinite values, or
+    float images all in [0, 1] (unless ``allow_nonnegative``), raise a ValueError naming
+    ``real`` or ``fake``.
     """
-    real_features = resolve_features(
-        real, dims, model=model, batch_size=batch_size, progress=progress
-    )
-    fake_features = resolve_features(
-        fake, dims, model=model, batch_size=batch_size, progress=progress
-    )
+    real_features = resolve_features(real, dims, model=model, batch_size=batch_size,
+                                     progress=progress, name="real",
+                                     allow_nonnegative=allow_nonnegative)
+    fake_features = resolve_features(fake, dims, model=model, batch_size=batch_size,
+                                     progress=progress, name="fake",
+                                     allow_nonnegative=allow_nonnegative)
     return fid_from_features(real_features, fake_features, strict=strict)
 
 
 def resolve_features(
-    data, dims: int = 2048, model=None, batch_size: int = 32, progress: bool = False
+    data, dims: int = 2048, model=None, batch_size: int = 32, progress: bool = False,
+    name: str = "images", allow_nonnegative: bool = False,
 ) -> np.ndarray:
-    """Return ``data`` if it is an (n, d) feature array, else Inception features of NHWC images."""
+    """Return ``data`` if it is an (n, d) feature array, else Inception features of NHWC images
+    (checked by :func:`~cxr_keras.metrics.features.extract_features`, naming ``name``)."""
     data = np.asarray(data)
     if data.ndim == 2:
         return data
     if data.ndim != 4:
         raise ValueError(
-            "expected NHWC images (4 dimensions) or an (n, d) feature array, "
+            f"expected {name} as NHWC images (4 dimensions) or an (n, d) feature array, "
             f"got shape {data.shape}"
         )
     if dims not in FID_DIMS:
@@ -172,7 +177,8 @@ def resolve_features(
     from cxr_keras.metrics.features import extract_features
 
     return extract_features(
-        data, model=model, dims=(dims,), batch_size=batch_size, progress=progress
+        data, model=model, dims=(dims,), batch_size=batch_size, progress=progress, name=name,
+        allow_nonnegative=allow_nonnegative,
     )[dims]
 
 

@@ -6,6 +6,7 @@ expensive Inception pass runs once per image set.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -51,17 +52,31 @@ def kernel_inception_distance(
     seed: int = 0,
     dims: int = 2048,
     model=None,
+    allow_nonnegative: bool = False,
 ) -> tuple[float, float]:
     """KID (Binkowski et al. 2018): mean and std of the unbiased MMD^2 over random subsets.
 
     Each subset draws ``min(subset_size, n_real, n_fake)`` items from each set without
-    replacement, as clean-fid does.
+    replacement, as clean-fid does. When that is a whole set, every subset holds all of it
+    and the std understates the spread (it is 0 when both sets are whole): a
+    :class:`WholeSetSubsetWarning` says so. Images are checked as in :func:`fid`.
     """
-    real_features = resolve_features(real, dims, model=model)
-    fake_features = resolve_features(fake, dims, model=model)
+    real_features = resolve_features(real, dims, model=model, name="real",
+                                     allow_nonnegative=allow_nonnegative)
+    fake_features = resolve_features(fake, dims, model=model, name="fake",
+                                     allow_nonnegative=allow_nonnegative)
     if n_subsets < 1:
         raise ValueError(f"n_subsets must be positive, got {n_subsets}")
     size = min(subset_size, len(real_features), len(fake_features))
+    whole = [name for name, features in (("real", real_features), ("fake", fake_features))
+             if size == len(features)]
+    if whole and n_subsets > 1:
+        warnings.warn(
+            f"subset_size={subset_size} is not below the {' and '.join(whole)} set size "
+            f"({len(real_features)} real, {len(fake_features)} fake): every subset holds the "
+            f"whole {' and '.join(whole)} set, so the KID std understates the spread; pass "
+            f"subset_size < {size}, e.g. {max(2, size // 2)}",
+            WholeSetSubsetWarning, stacklevel=2)
     rng = np.random.default_rng(seed)
     values = [
         polynomial_mmd2_unbiased(
@@ -71,6 +86,10 @@ def kernel_inception_distance(
         for _ in range(n_subsets)
     ]
     return float(np.mean(values)), float(np.std(values))
+
+
+class WholeSetSubsetWarning(UserWarning):
+    """KID subsets are as large as a whole set, so they do not vary and the std means little."""
 
 
 # --- Inception Score -------------------------------------------------------------------------
@@ -159,8 +178,8 @@ def precision_recall(
     real, fake, k: int = 3, batch_size: int = 1024, dims: int = 2048, model=None
 ) -> dict[str, float]:
     """Improved precision (fake inside the real manifold) and recall (real inside the fake one)."""
-    real_features = resolve_features(real, dims, model=model)
-    fake_features = resolve_features(fake, dims, model=model)
+    real_features = resolve_features(real, dims, model=model, name="real")
+    fake_features = resolve_features(fake, dims, model=model, name="fake")
     return {
         "precision": manifold_coverage(
             fake_features, real_features, knn_radii(real_features, k, batch_size), batch_size

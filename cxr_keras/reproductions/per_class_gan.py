@@ -79,17 +79,11 @@ def train_per_class_gans(
 
 
 def image_batches(images: np.ndarray, batch_size: int, seed: int = 0):
-    """Shuffled tf.data batches of ``images`` (a short last batch is dropped when possible)."""
-    import tensorflow as tf
+    """Shuffled batches of ``images`` in an order fixed by ``seed`` and the epoch, so a resumed
+    GAN sees the batches of an uninterrupted one (a short last batch is dropped when possible)."""
+    from cxr_keras.gan.batches import ShuffledBatches
 
-    images = np.asarray(images, dtype=np.float32)
-    batch_size = min(int(batch_size), len(images))
-    return (
-        tf.data.Dataset.from_tensor_slices(images)
-        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    return ShuffledBatches(images, batch_size=batch_size, seed=seed)
 
 
 def gan_updates(train_counts: Mapping[str, int], epochs: int, batch_size: int) -> pd.Series:
