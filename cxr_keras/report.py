@@ -29,6 +29,11 @@ PAPERS = {
     "davoodi": "Davoodi & Lo Giudice: per-class DCGANs on a 4-class COVID set",
     "pneumoniamnist": "External baseline: PneumoniaMNIST the MedMNIST v2 way",
 }
+INTRODUCTION = (
+    "Built by `make report` from the committed runs under `results/`. A claim <em>held</em> "
+    "when the run supports it, <em>did not hold</em> when it contradicts it, and is "
+    "<em>inconclusive</em> when the run cannot resolve it (e.g. the 95% intervals overlap)."
+)
 PROFILE_ORDER = ("paper", "cpu", "smoke")
 VERDICTS = ("held", "did not hold", "inconclusive")
 # Figures shown per run: these names first where a run has them, then others up to MAX_FIGURES.
@@ -90,7 +95,7 @@ def render_notebook(notebook: Path) -> Path | None:
         from nbconvert import HTMLExporter
 
         body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
-    except Exception:  # a notebook nbconvert cannot read is reported as not rendered
+    except (OSError, ValueError, KeyError, ImportError):  # reported as not rendered
         return None
     return write_text(target, body)
 
@@ -166,10 +171,7 @@ def _counts(claims: pd.DataFrame | None) -> str:
 
 def build_markdown(runs: dict[str, list[dict]]) -> str:
     """The page as Markdown (links relative to the results folder)."""
-    lines = ["# What the kit concluded", "",
-             "Built by `make report` from the committed runs under `results/`. A claim *held* when "
-             "the run supports it, *did not hold* when it contradicts it, and is *inconclusive* "
-             "when the run cannot resolve it (e.g. the 95% intervals overlap).", ""]
+    lines = ["# What the kit concluded", "", INTRODUCTION.replace("<em>", "*").replace("</em>", "*"), ""]
     for paper, paper_runs in runs.items():
         lines += [f"## {PAPERS.get(paper, paper)}", ""]
         if not paper_runs:
@@ -231,7 +233,9 @@ def build_html(runs: dict[str, list[dict]]) -> str:
             parts.append('<div class="figures">' + "".join(
                 f'<img src="{e(f)}" alt="{e(Path(f).stem)}">' for f in run["figures"]) + "</div>")
         parts.append("</section>")
-    return _PAGE.format(body="\n".join(parts))
+    introduction = INTRODUCTION.replace("`make report`", "<code>make report</code>").replace(
+        "`results/`", "<code>results/</code>")
+    return _PAGE.format(introduction=introduction, body="\n".join(parts))
 
 
 _PAGE = """<!DOCTYPE html>
@@ -251,9 +255,7 @@ td.inconclusive {{ background: #f4ecc8; font-weight: bold; }}
 .figures img {{ max-width: 32%; margin: .3em; border: 1px solid #ddd; vertical-align: top; }}
 </style></head><body>
 <h1>What the kit concluded</h1>
-<p>Built by <code>make report</code> from the committed runs under <code>results/</code>. A claim
-<em>held</em> when the run supports it, <em>did not hold</em> when it contradicts it, and is
-<em>inconclusive</em> when the run cannot resolve it (e.g. the 95% intervals overlap).</p>
+<p>{introduction}</p>
 {body}
 </body></html>
 """

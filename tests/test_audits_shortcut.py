@@ -11,6 +11,7 @@ from cxr_keras.audits import (
     mitigate,
     shortcut_audit,
     shortcut_caveat,
+    shortcut_claim,
     view_features,
 )
 from cxr_keras.audits.shortcut import border_features, lung_field_mask
@@ -39,6 +40,8 @@ def test_a_border_marker_is_flagged_as_a_source_shortcut():
     assert audit.at["border", "auc_chance"] == 0.5
     assert audit.at["border", "balanced_accuracy_chance"] == 0.5
     assert "border AUC" in shortcut_caveat(audit.reset_index())
+    claim = shortcut_claim(audit.reset_index()).iloc[0]
+    assert claim["verdict"] == "did not hold" and not claim["held"] and "border AUC" in claim["kit"]
 
 
 def test_no_difference_between_classes_stays_near_chance():
@@ -47,6 +50,7 @@ def test_no_difference_between_classes_stays_near_chance():
     assert not audit["source_shortcut"].fillna(False).astype(bool).any()
     assert (audit["auc"].between(0.2, 0.8)).all()
     assert shortcut_caveat(audit).startswith("no source shortcut")
+    assert shortcut_claim(audit)["verdict"].iat[0] == "held"
 
 
 def test_lung_field_crop_removes_a_border_marker():

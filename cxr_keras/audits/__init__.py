@@ -6,6 +6,7 @@ from cxr_keras.audits.shortcut import (
     SHORTCUT_AUC,
     shortcut_audit,
     shortcut_caveat,
+    shortcut_claim,
     view_features,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "patient_overlap",
     "shortcut_audit",
     "shortcut_caveat",
+    "shortcut_claim",
     "view_features",
 ]

@@ -31,8 +31,8 @@ def lung_field_crop(images, box: Sequence[float] = LUNG_FIELD) -> np.ndarray:
     if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
         raise ValueError(f"box must be fractions (top, bottom, left, right) in [0, 1], got {box}")
     height, width = images.shape[1:3]
-    rows = slice(int(round(top * height)), int(round(bottom * height)))
-    cols = slice(int(round(left * width)), int(round(right * width)))
+    rows = slice(round(top * height), round(bottom * height))
+    cols = slice(round(left * width), round(right * width))
     cropped = tf.image.resize(images[:, rows, cols], (height, width), method="bilinear")
     return np.clip(cropped.numpy(), -1.0, 1.0)
 

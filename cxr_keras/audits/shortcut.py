@@ -248,3 +248,17 @@ def shortcut_caveat(audit: pd.DataFrame) -> str:
         f"source shortcut: {positive} vs the rest is separable without the lungs ({listed}; "
         "chance 0.5), so claims about it may measure the image source, not the disease"
     )
+
+
+def shortcut_claim(audit: pd.DataFrame) -> pd.DataFrame:
+    """A claims-table row (claim, kit, held, verdict): the positive class is *not* separable
+    from non-disease views alone; it holds when no view flags a source shortcut."""
+    flagged = bool(audit["source_shortcut"].fillna(False).astype(bool).any())
+    positive = audit["positive_class"].iat[0]
+    return pd.DataFrame([{
+        "claim": f"{positive} is told apart by the disease, not the source (no non-disease view "
+        f"separates it with AUC lower bound > {SHORTCUT_AUC})",
+        "kit": shortcut_caveat(audit),
+        "held": not flagged,
+        "verdict": "did not hold" if flagged else "held",
+    }])
