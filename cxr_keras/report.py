@@ -169,9 +169,20 @@ def _counts(claims: pd.DataFrame | None) -> str:
     return ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
 
 
+def overview(runs: dict[str, list[dict]]) -> list[tuple[str, str]]:
+    """(paper title, its runs with their verdict counts, or "no runs yet") per paper."""
+    return [
+        (PAPERS.get(paper, paper),
+         "; ".join(f"{run['profile']}: {_counts(run['claims'])}" for run in paper_runs) or "no runs yet")
+        for paper, paper_runs in runs.items()
+    ]
+
+
 def build_markdown(runs: dict[str, list[dict]]) -> str:
     """The page as Markdown (links relative to the results folder)."""
-    lines = ["# What the kit concluded", "", INTRODUCTION.replace("<em>", "*").replace("</em>", "*"), ""]
+    lines = ["# What the kit concluded", "", INTRODUCTION.replace("<em>", "*").replace("</em>", "*"), "",
+             "| paper | runs |", "|---|---|"]
+    lines += [f"| {_cell(title)} | {_cell(text)} |" for title, text in overview(runs)] + [""]
     for paper, paper_runs in runs.items():
         lines += [f"## {PAPERS.get(paper, paper)}", ""]
         if not paper_runs:
@@ -203,7 +214,9 @@ def _cell(text) -> str:
 def build_html(runs: dict[str, list[dict]]) -> str:
     """The same content as :func:`build_markdown`, as one self-contained HTML page."""
     e = html.escape
-    parts = []
+    parts = ["<table><tr><th>paper</th><th>runs</th></tr>"]
+    parts += [f"<tr><td>{e(title)}</td><td>{e(text)}</td></tr>" for title, text in overview(runs)]
+    parts.append("</table>")
     for paper, paper_runs in runs.items():
         parts.append(f"<section><h2>{e(PAPERS.get(paper, paper))}</h2>")
         if not paper_runs:
@@ -252,7 +265,8 @@ td.did-not-hold {{ background: #f6d6d6; font-weight: bold; }}
 td.inconclusive {{ background: #f4ecc8; font-weight: bold; }}
 .scale {{ color: #444; font-size: 13px; }}
 .missing {{ color: #a00; }}
-.figures img {{ max-width: 32%; margin: .3em; border: 1px solid #ddd; vertical-align: top; }}
+.figures {{ display: flex; flex-wrap: wrap; gap: .5em; align-items: flex-start; }}
+.figures img {{ max-height: 300px; max-width: 100%; border: 1px solid #ddd; }}
 </style></head><body>
 <h1>What the kit concluded</h1>
 <p>{introduction}</p>

@@ -56,6 +56,7 @@ def test_report_shows_claims_scale_links_and_missing_papers(tmp_path):
         assert "davoodi/paper/04_davoodi_covid_dcgan.html" in text
         assert "davoodi/paper/figures/real_vs_synthetic.png" in text
         assert text.count("No runs committed yet.") == 4  # kermany, salehinejad, ng-gubbi, baseline
+        assert text.count("no runs yet") == 4  # the overview table
         assert "1 held, 1 did not hold, 1 inconclusive" in text
         assert "cpu.failed" not in text
         assert "36 test images" in text
