@@ -34,7 +34,9 @@ INTRODUCTION = (
     "when the run supports it, <em>did not hold</em> when it contradicts it, and is "
     "<em>inconclusive</em> when the run cannot resolve it (e.g. the 95% intervals overlap)."
 )
-PROFILE_ORDER = ("paper", "cpu", "smoke")
+PROFILE_ORDER = ("paper", "cpu")
+# Left out, as git leaves them out: make demo's folder and smoke runs (not committed runs).
+NOT_COMMITTED = ("demo", "smoke")
 VERDICTS = ("held", "did not hold", "inconclusive")
 # Figures shown per run: these names first where a run has them, then others up to MAX_FIGURES.
 HEADLINE_FIGURES = (
@@ -131,12 +133,14 @@ def collect_run(run_dir: Path, results: Path) -> dict:
 
 
 def collect(results: str | os.PathLike) -> dict[str, list[dict]]:
-    """Paper -> its runs (paper profile first, then cpu, smoke, others), known papers first."""
+    """Paper -> its runs (paper profile first, then cpu, then others), known papers first;
+    ``NOT_COMMITTED`` folders and failed or partial runs are left out."""
     results = Path(results)
     if not results.is_dir():
         raise FileNotFoundError(f"{results}: no results folder; run a notebook first (make demo)")
     papers = list(PAPERS) + sorted(
-        p.name for p in results.iterdir() if p.is_dir() and p.name not in PAPERS and not p.name.startswith(".")
+        p.name for p in results.iterdir()
+        if p.is_dir() and p.name not in (*PAPERS, *NOT_COMMITTED) and not p.name.startswith(".")
     )
     order = {name: i for i, name in enumerate(PROFILE_ORDER)}
     runs = {}
@@ -144,6 +148,7 @@ def collect(results: str | os.PathLike) -> dict[str, list[dict]]:
         folders = [
             d for d in (results / paper).glob("*")
             if d.is_dir() and not d.name.startswith(".") and not d.name.endswith(".failed")
+            and d.name not in NOT_COMMITTED
             and (any(d.glob("*.ipynb")) or (d / "run.json").is_file() or any(d.glob("*.csv")))
         ] if (results / paper).is_dir() else []
         runs[paper] = [collect_run(d, results) for d in sorted(folders, key=lambda d: (order.get(d.name, 9), d.name))]

@@ -36,6 +36,9 @@ def _results(tmp_path):
     notebook = new_notebook(cells=[new_markdown_cell("# Davoodi run"), new_code_cell("1 + 1")])
     nbformat.write(notebook, run / "04_davoodi_covid_dcgan.ipynb")
     (results / "davoodi" / "cpu.failed").mkdir()
+    (results / "davoodi" / "smoke").mkdir()
+    (results / "davoodi" / "smoke" / "claims.csv").write_text("claim,kit,held\nsmoke claim,x,True\n")
+    (results / "demo" / "kermany" / "smoke").mkdir(parents=True)
     return results
 
 
@@ -59,6 +62,7 @@ def test_report_shows_claims_scale_links_and_missing_papers(tmp_path):
         assert text.count("no runs yet") == 4  # the overview table
         assert "1 held, 1 did not hold, 1 inconclusive" in text
         assert "cpu.failed" not in text
+        assert "smoke" not in text and "demo" not in text
         assert "36 test images" in text
     assert '<td class="inconclusive">inconclusive</td>' in page
     assert "| synthetic raises accuracy | **inconclusive** |" in markdown
