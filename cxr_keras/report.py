@@ -76,17 +76,6 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _shortcut_lines(audit: pd.DataFrame | None) -> list[str]:
-    """One line per mitigation of a committed shortcut audit (``cxr_keras.audits``)."""
-    if audit is None or not {"mitigation", "view", "source_shortcut", "positive_class"} <= set(audit.columns):
-        return []
-    from cxr_keras.audits.shortcut import shortcut_caveat
-
-    audit = audit.assign(source_shortcut=audit["source_shortcut"].map({True: True, "True": True}).fillna(False))
-    return [f"shortcut audit, mitigation {method}: {shortcut_caveat(rows)}"
-            for method, rows in audit.groupby("mitigation", sort=False)]
-
-
 def render_notebook(notebook: Path) -> Path | None:
     """The notebook as HTML beside it (rebuilt when older than the notebook); None on failure."""
     target = notebook.with_suffix(".html")
@@ -120,8 +109,7 @@ def collect_run(run_dir: Path, results: Path) -> dict:
         "run": _read_json(run_dir / "run.json"),
         "claims": claims,
         "caveats": _read_csv(run_dir / "caveats.csv"),
-        "summary": (_read_json(run_dir / "summary.json") or {}).get("lines", [])
-        + _shortcut_lines(_read_csv(run_dir / "shortcut_audit.csv")),
+        "summary": (_read_json(run_dir / "summary.json") or {}).get("lines", []),
         "figures": [f.relative_to(results).as_posix() for f in figures[:MAX_FIGURES]],
         "readme": (run_dir / "README.md").relative_to(results).as_posix()
         if (run_dir / "README.md").is_file() else None,

@@ -1,7 +1,8 @@
 """The shortcut audit on the Davoodi composite (covid from one collection, the rest from Kermany).
 
 ``python -m cxr_keras.audits.davoodi --data ../shared/data --out results/davoodi/audit``
-writes ``shortcut_audit.csv``: every view, without and with each mitigation.
+writes ``shortcut_audit.csv`` (every view, without and with each mitigation) and
+``claims.csv`` (one :func:`shortcut_claim` row per mitigation).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from cxr_keras.audits.mitigation import MITIGATIONS, mitigate
-from cxr_keras.audits.shortcut import shortcut_audit
+from cxr_keras.audits.shortcut import shortcut_audit, shortcut_claim
 from cxr_keras.io import write_csv
 
 
@@ -69,10 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"original size known for {int(known.sum())} of {len(sizes)} images "
           f"({', '.join(sorted(set(dataset.frame['label'][known])))})")
     path = write_csv(Path(args.out) / "shortcut_audit.csv", audit.round(4))
+    claims = pd.concat(
+        [shortcut_claim(rows).assign(claim=lambda f, m=method: f["claim"] + f" (mitigation: {m})")
+         for method, rows in audit.groupby("mitigation", sort=False)], ignore_index=True)
+    write_csv(Path(args.out) / "claims.csv", claims)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(audit[["mitigation", "view", "auc", "auc_low", "auc_high", "balanced_accuracy",
                      "balanced_accuracy_low", "balanced_accuracy_high", "source_shortcut"]].round(3))
-    print(f"wrote {path}")
+    print(f"wrote {path} and claims.csv")
     return 0
 
 
