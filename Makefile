@@ -50,3 +50,8 @@ lint: setup
 clean:
 	rm -rf $(VENV) .cache .pytest_cache build *.egg-info results/demo results/*/smoke
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# One page with the kit's answers from the committed runs: results/index.html and results/README.md.
+.PHONY: report
+report: setup
+	$(PY) -m cxr_keras.report --results results

@@ -1,0 +1,26 @@
+"""Audits of what the papers' numbers rest on: source shortcuts, patient leakage, baselines."""
+
+from cxr_keras.audits.leakage import overlap_summary, patient_disjoint_split, patient_overlap
+from cxr_keras.audits.mitigation import MITIGATIONS, histogram_match, lung_field_crop, mitigate
+from cxr_keras.audits.shortcut import (
+    SHORTCUT_AUC,
+    shortcut_audit,
+    shortcut_caveat,
+    shortcut_claim,
+    view_features,
+)
+
+__all__ = [
+    "MITIGATIONS",
+    "SHORTCUT_AUC",
+    "histogram_match",
+    "lung_field_crop",
+    "mitigate",
+    "overlap_summary",
+    "patient_disjoint_split",
+    "patient_overlap",
+    "shortcut_audit",
+    "shortcut_caveat",
+    "shortcut_claim",
+    "view_features",
+]
