@@ -3,11 +3,23 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
+from nbformat.v4 import new_code_cell, new_notebook
 
 from cxr_keras import pipeline
-from cxr_keras.pipeline import PipelineError
+from cxr_keras.pipeline import PipelineError, execution
+from cxr_keras.pipeline import record as run_records
+
+
+def _parameters_notebook(path, parameters_source):
+    """Write a notebook whose only cell is the tagged parameters cell."""
+    cell = new_code_cell(parameters_source)
+    cell.metadata["tags"] = ["parameters"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(new_notebook(cells=[cell]), path)
+    return path
 
 
 def _write_profiles(folder, sections, paper="kermany"):
@@ -123,11 +135,10 @@ def fake_run(tmp_path, monkeypatch):
     ``executions.txt``, writes ``checkpoint.txt`` only when absent (like a resumable step), and
     raises ``error`` when one is given."""
     notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    (notebooks / "01_fixture.ipynb").write_text("{}")
+    _parameters_notebook(notebooks / "01_fixture.ipynb", "seed = 0\nsize = 64\nepochs = 1\ndata = None")
     raising = {}
 
-    def execute(notebook, executed, parameters):
+    def execute(notebook, executed, parameters, log_file):
         out_dir = Path(parameters["out_dir"])
         executed.write_text("{}")
         counter = out_dir / "executions.txt"
@@ -140,7 +151,7 @@ def fake_run(tmp_path, monkeypatch):
         if raising.get("error") is not None:
             raise raising["error"]
 
-    monkeypatch.setattr(pipeline, "_execute", execute)
+    monkeypatch.setattr(execution, "execute_notebook", execute)
 
     def run(parameters=None, refresh=False, error=None):
         raising["error"] = error
@@ -177,7 +188,9 @@ def test_every_attempt_is_recorded_and_summed(fake_run):
     record = _run_json(results)
     attempts = record["attempts"]
     assert [a["outcome"] for a in attempts] == ["failed", "interrupted", "done"]
-    assert set(attempts[0]) == {"started_utc", "finished_utc", "wall_seconds", "outcome", "git_commit"}
+    assert set(attempts[0]) == {"number", "started_utc", "finished_utc", "wall_seconds", "outcome",
+                                "git_commit", "pid", "host", "command", "log"}
+    assert [a["number"] for a in attempts] == [1, 2, 3]
     assert all(a["wall_seconds"] > 0 and a["started_utc"] <= a["finished_utc"] for a in attempts)
     assert record["wall_seconds"] == attempts[-1]["wall_seconds"]
     assert record["wall_seconds_total"] == pytest.approx(sum(a["wall_seconds"] for a in attempts))
@@ -190,15 +203,14 @@ def test_every_attempt_is_recorded_and_summed(fake_run):
 def test_run_json_names_the_checkout_the_run_started_from(fake_run, monkeypatch):
     run, _ = fake_run
     checkout = {"commit": "a" * 40, "dirty": False}
-    execute = pipeline._execute
+    execute = execution.execute_notebook
 
     def execute_then_commit(*args):  # someone commits while the notebook runs
         execute(*args)
         checkout.update(commit="b" * 40, dirty=True)
 
-    monkeypatch.setattr(pipeline, "_execute", execute_then_commit)
-    monkeypatch.setattr(pipeline, "git_state", lambda repo=None: dict(checkout))
-    monkeypatch.setattr(pipeline, "_git_commit", lambda repo=None: checkout["commit"])
+    monkeypatch.setattr(execution, "execute_notebook", execute_then_commit)
+    monkeypatch.setattr(run_records, "git_state", lambda repo=None: dict(checkout))
     record = _run_json(run())
     assert record["git"] == {"commit": "a" * 40, "dirty": False}
     assert record["attempts"][-1]["git_commit"] == "a" * 40
@@ -271,7 +283,7 @@ def test_a_failed_refresh_leaves_the_results_untouched_and_resumes_normally(fake
     failed = paper_dir / "smoke.failed"
     assert [a["outcome"] for a in _attempts(failed)] == ["done", "failed"]
     assert not (failed / "run.json").exists()
-    with pytest.raises(PipelineError, match="failed run with these parameters.*without --refresh"):
+    with pytest.raises(PipelineError, match="unfinished run with these parameters.*without --refresh"):
         run(refresh=True)
 
     run()  # the ordinary resume from the failed refresh
