@@ -64,6 +64,69 @@ def test_overrides_are_parsed_as_yaml_and_malformed_ones_rejected():
         pipeline.parse_overrides(["epochs"])
 
 
+def test_floats_in_any_notation_are_floats():
+    assert pipeline.parse_overrides(
+        ["lr=2e-4", "big=1e6", "neg=-1.5E+3", "dot=.5e1", "n=7", "version=1.2.3", "name=e5"]
+    ) == {"lr": 2e-4, "big": 1e6, "neg": -1500.0, "dot": 5.0, "n": 7, "version": "1.2.3",
+          "name": "e5"}
+    assert isinstance(pipeline.parse_overrides(["big=1e6"])["big"], float)
+
+
+def test_parameters_are_checked_against_the_notebook_and_the_profile(tmp_path):
+    notebook = _parameters_notebook(
+        tmp_path / "01_x.ipynb",
+        "data = 'phantoms'\nimage_size = 64\nlr = 1e-3\ncap = None\nsizes = [1, 2]\n"
+        "flag = False\ncounts = dict(a=1)  # an expression: any type\nout_dir = 'x'",
+    )
+    assert pipeline.notebook_parameters(notebook) == {
+        "data": "phantoms", "image_size": 64, "lr": 1e-3, "cap": None, "sizes": [1, 2],
+        "flag": False, "counts": ..., "out_dir": "x",
+    }
+    ok = {"image_size": 32, "lr": 2, "cap": 5, "sizes": [3], "flag": True, "counts": "any"}
+    pipeline.check_parameters(notebook, ok, {})
+    pipeline.check_parameters(notebook, {"cap": None}, {"cap": 40})
+    with pytest.raises(PipelineError, match=r"'image_size' expects int .*got 'abc' \(str\)"):
+        pipeline.check_parameters(notebook, {"image_size": "abc"}, {})
+    with pytest.raises(PipelineError, match=r"'image_size' expects int .*got True \(bool\)"):
+        pipeline.check_parameters(notebook, {"image_size": True}, {})
+    with pytest.raises(PipelineError, match=r"'cap' expects NoneType or int .*got 'x'"):
+        pipeline.check_parameters(notebook, {"cap": "x"}, {"cap": 40})
+    with pytest.raises(PipelineError, match=r"unknown parameter 'image_sise'.*'image_size'"):
+        pipeline.check_parameters(notebook, {"image_sise": 3}, {})
+    with pytest.raises(PipelineError, match=r"'out_dir' is set by the runner; use --out"):
+        pipeline.check_parameters(notebook, {"out_dir": "/tmp"}, {})
+
+
+def test_a_second_lock_on_a_results_folder_is_refused_and_names_the_holder(tmp_path):
+    results = tmp_path / "kermany" / "smoke"
+    with pipeline.results_lock(results) as holder:
+        assert json.loads(pipeline.lock_path(results).read_text()) == holder
+        busy = f"in use by another run: pid {holder['pid']} on {holder['host']}"
+        with pytest.raises(pipeline.ResultsFolderBusy, match=busy), pipeline.results_lock(results):
+            pass
+    assert not pipeline.lock_path(results).exists()
+
+
+def test_a_stale_lock_is_taken_over_and_said_so(tmp_path, caplog):
+    results = tmp_path / "kermany" / "smoke"
+    results.parent.mkdir(parents=True)
+    pipeline.lock_path(results).write_text(json.dumps({"pid": 4242, "host": "h", "command": "c"}))
+    with caplog.at_level("INFO", logger="cxr_keras.pipeline"), pipeline.results_lock(results):
+        pass
+    assert "taking over the stale lock" in caplog.text and "pid 4242 on h" in caplog.text
+
+
+def test_an_attempt_left_running_is_read_back_as_killed(tmp_path):
+    from cxr_keras.pipeline import record
+
+    attempt = record.start_attempt(1, "c" * 40, started_utc="2026-01-01T00:00:00+00:00")
+    record.write_attempts(tmp_path, [attempt])
+    (tmp_path / "checkpoint.txt").write_text("x")
+    [killed] = record.read_attempts(tmp_path)
+    assert killed["outcome"] == "killed" and killed["pid"] == attempt["pid"]
+    assert killed["finished_utc"] >= "2026-12" and killed["wall_seconds"] > 0
+
+
 def test_profile_errors_name_the_file(tmp_path):
     with pytest.raises(PipelineError, match=r"kermany.yaml is missing"):
         pipeline.load_profile("kermany", "smoke", tmp_path)
@@ -138,7 +201,7 @@ def fake_run(tmp_path, monkeypatch):
     _parameters_notebook(notebooks / "01_fixture.ipynb", "seed = 0\nsize = 64\nepochs = 1\ndata = None")
     raising = {}
 
-    def execute(notebook, executed, parameters, log_file):
+    def execute(notebook, executed, parameters, log_file, on_kernel_start=None):
         out_dir = Path(parameters["out_dir"])
         executed.write_text("{}")
         counter = out_dir / "executions.txt"
@@ -205,8 +268,8 @@ def test_run_json_names_the_checkout_the_run_started_from(fake_run, monkeypatch)
     checkout = {"commit": "a" * 40, "dirty": False}
     execute = execution.execute_notebook
 
-    def execute_then_commit(*args):  # someone commits while the notebook runs
-        execute(*args)
+    def execute_then_commit(*args, **kwargs):  # someone commits while the notebook runs
+        execute(*args, **kwargs)
         checkout.update(commit="b" * 40, dirty=True)
 
     monkeypatch.setattr(execution, "execute_notebook", execute_then_commit)
@@ -328,7 +391,7 @@ def test_git_state_is_dirty_for_code_changes_but_not_for_results(tmp_path):
     assert state["dirty"] is True and len(state["commit"]) == 40
 
 
-@pytest.mark.parametrize("paper", ["kermany", "salehinejad", "ng-gubbi", "davoodi"])
+@pytest.mark.parametrize("paper", ["kermany", "salehinejad", "ng-gubbi", "davoodi", "all"])
 def test_make_reproduce_targets_call_the_runner_with_profile_data_and_params(paper):
     import shutil
     import subprocess

@@ -42,7 +42,7 @@ Modules: ``parameters`` (papers, profiles, checks), ``staging`` (folders), ``loc
 from cxr_keras.paths import REPO_ROOT
 from cxr_keras.pipeline.cli import build_parser, main
 from cxr_keras.pipeline.execution import KERNEL_NAME, RunInterrupted
-from cxr_keras.pipeline.lock import ResultsFolderBusy, lock_path
+from cxr_keras.pipeline.lock import ResultsFolderBusy, lock_path, results_lock
 from cxr_keras.pipeline.parameters import (
     DATA_SOURCES,
     NOTEBOOKS_DIR,
@@ -78,6 +78,6 @@ __all__ = [
     "VERSIONED_PACKAGES", "NotebookFailed", "PipelineError", "ResultsFolderBusy",
     "RunInterrupted", "build_parser", "check_data", "check_parameters", "device_description",
     "find_notebook", "git_state", "load_profile", "lock_path", "main", "merge_parameters",
-    "notebook_parameters", "package_versions", "parse_overrides", "parse_yaml", "run_paper",
-    "run_record",
+    "notebook_parameters", "package_versions", "parse_overrides", "parse_yaml", "results_lock",
+    "run_paper", "run_record",
 ]

@@ -14,7 +14,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,10 +41,15 @@ def kernel_environment() -> dict[str, str]:
 
 
 def execute_notebook(
-    notebook: Path, executed: Path, parameters: dict[str, Any], log_file: IO[str]
+    notebook: Path,
+    executed: Path,
+    parameters: dict[str, Any],
+    log_file: IO[str],
+    on_kernel_start: Callable[[int], None] | None = None,
 ) -> None:
     """Run ``notebook`` into ``executed`` with ``parameters``; the kernel's output, streams and
-    stderr alike, also goes to ``log_file``.
+    stderr alike, also goes to ``log_file``; ``on_kernel_start`` gets the kernel's pid before
+    the first cell runs.
 
     Raises papermill's PapermillExecutionError when a cell fails and RunInterrupted when a
     SIGTERM or SIGINT stopped the run (the kernel is interrupted, so the running cell stops
@@ -52,17 +58,50 @@ def execute_notebook(
     import papermill
 
     manager = _kernel_manager(log_file)
+    started = []
+
+    def before_each_cell(**_):
+        stop.raise_if_requested()
+        if not started and on_kernel_start is not None:
+            started.append(kernel_pid(manager))
+            on_kernel_start(started[0])
+
     with _stop_on_signals(manager) as stop:
         try:
             papermill.execute_notebook(
                 str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
+                language="python",
                 km=manager, log_output=True, progress_bar=False, cwd=str(REPO_ROOT),
                 stdout_file=log_file, stderr_file=log_file,
-                on_cell_execute=lambda **_: stop.raise_if_requested(),
+                on_cell_execute=before_each_cell,
             )
         except BaseException:
             stop.raise_if_requested()
             raise
+
+
+def kernel_pid(manager) -> int | None:
+    """The pid of the kernel ``manager`` started (None before it starts)."""
+    return getattr(getattr(manager, "provisioner", None), "pid", None)
+
+
+def stop_kernel(pid: int, grace_seconds: float = 5.0) -> bool:
+    """Stop the kernel ``pid`` if it still runs (a killed runner's orphan); return whether it
+    was running. Checks that the process is an ipykernel, so a reused pid is left alone."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    if b"ipykernel" not in command:
+        return False
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    return True
 
 
 def _kernel_manager(log_file: IO[str]):
@@ -97,7 +136,7 @@ class _StopRequest:
         self.signum = signum
         print(f"\n{signal.Signals(signum).name}: stopping the notebook (send it again to "
               f"stop at once)", file=sys.stderr, flush=True)
-        pid = getattr(getattr(self.manager, "provisioner", None), "pid", None)
+        pid = kernel_pid(self.manager)
         if pid is None:  # the kernel has not started: nothing to stop cleanly
             raise RunInterrupted(signum)
         with contextlib.suppress(OSError):

@@ -14,12 +14,11 @@ import json
 import logging
 import os
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from cxr_keras.pipeline.parameters import PipelineError
-from cxr_keras.pipeline.record import utc_now
+from cxr_keras.pipeline.record import command_line, utc_now
 
 log = logging.getLogger("cxr_keras.pipeline")
 
@@ -51,7 +50,7 @@ def results_lock(results_dir: Path) -> Iterator[dict]:
                 previous.get("started_utc"), previous.get("command"),
             )
         holder = {"pid": os.getpid(), "host": socket.gethostname(), "started_utc": utc_now(),
-                  "command": " ".join(sys.argv)}
+                  "command": command_line()}
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, json.dumps(holder).encode(), 0)
         os.fsync(descriptor)

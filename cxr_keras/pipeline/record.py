@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import socket
 import subprocess
 import sys
@@ -84,7 +85,7 @@ def start_attempt(number: int, git_commit: str | None, started_utc: str | None =
         "git_commit": git_commit,
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "command": " ".join(sys.argv),
+        "command": command_line(),
         "log": f"attempt-{number}.log",
     }
 
@@ -162,6 +163,11 @@ def git_state(repo: Path = REPO_ROOT) -> dict[str, Any]:
         "commit": commit.strip() if commit else None,
         "dirty": bool(status.strip()) if status is not None else None,
     }
+
+
+def command_line() -> str:
+    """How this process was started, e.g. ``python -m cxr_keras.pipeline run kermany ...``."""
+    return shlex.join(getattr(sys, "orig_argv", sys.argv))
 
 
 def utc_now() -> str:

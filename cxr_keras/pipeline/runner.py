@@ -60,6 +60,7 @@ def run_paper(
         else:
             work = staging.prepare_staging(staging_dir, failed_dir, parameters)
         attempts = record.read_attempts(work)
+        _stop_orphan_kernels(attempts)
         git = record.git_state()  # taken now: the kernel imports the code as it is at the start
         attempt = record.start_attempt(len(attempts) + 1, git["commit"])
         record.write_attempts(work, [*attempts, attempt])
@@ -69,8 +70,10 @@ def run_paper(
         try:
             log_path = work / attempt["log"]
             with open(log_path, "a", buffering=1) as log_file:
-                execution.execute_notebook(notebook, work / notebook.name,
-                                           {**parameters, "out_dir": str(work)}, log_file)
+                execution.execute_notebook(
+                    notebook, work / notebook.name, {**parameters, "out_dir": str(work)},
+                    log_file, on_kernel_start=_recorder(work, attempts, attempt),
+                )
         except BaseException as error:
             outcome = _outcome(error)
             try:
@@ -101,6 +104,24 @@ def resume_hint(paper: str, profile: str) -> str:
     """How to continue a stopped run."""
     return (f"the partial work is kept; run the same command again (same parameters, without "
             f"--refresh) to resume {paper} ({profile}) where it stopped")
+
+
+def _recorder(work: Path, attempts: list[dict], attempt: dict):
+    """A callback that records the kernel's pid in the running attempt."""
+    def record_kernel(pid: int | None) -> None:
+        attempt["kernel_pid"] = pid
+        record.write_attempts(work, [*attempts, attempt])
+
+    return record_kernel
+
+
+def _stop_orphan_kernels(attempts: list[dict]) -> None:
+    """Stop kernels that killed attempts left running, before a new kernel writes here."""
+    for attempt in attempts:
+        pid = attempt.get("kernel_pid")
+        if attempt.get("outcome") == record.KILLED and pid and execution.stop_kernel(pid):
+            log.info("stopped kernel pid %d, left running by killed attempt %s", pid,
+                     attempt.get("number"))
 
 
 def _outcome(error: BaseException) -> str:
