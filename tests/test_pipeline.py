@@ -1,4 +1,5 @@
 import json
+import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -405,3 +406,31 @@ def test_make_reproduce_targets_call_the_runner_with_profile_data_and_params(pap
     ).stdout
     assert (f"-m cxr_keras.pipeline run {paper} --profile smoke --data /data/x -p seed=1"
             in dry_run.splitlines()[-1])
+
+
+@pytest.mark.notebook
+def test_the_kernel_keeps_c_level_noise_and_widgets_out_of_the_executed_copy(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebook = _parameters_notebook(notebooks / "01_env.ipynb", "out_dir = 'unset'")
+    cells = nbformat.read(notebook, as_version=4)
+    cells.cells.append(new_code_cell(
+        "import os, sys\n"
+        "os.write(2, b'I0000 00:00:1 port.cc:153] oneDNN custom operations are on\\n')\n"
+        "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], os.environ['CXR_KERAS_PLAIN_PROGRESS'])\n"
+        "print(sys.executable)\n"
+        "from cxr_keras.progress import progress_bar\n"
+        "for _ in progress_bar(range(3), desc='loop'): pass"
+    ))
+    nbformat.write(cells, notebook)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "kermany.yaml").write_text("smoke: {}\n")
+    assert pipeline.main(["run", "kermany", "--out", str(tmp_path / "results"), "--notebooks-dir",
+                          str(notebooks), "--profiles-dir", str(tmp_path / "profiles")]) == 0
+    results = tmp_path / "results" / "kermany" / "smoke"
+    executed = nbformat.read(results / "01_env.ipynb", as_version=4)
+    outputs = [o for cell in executed.cells for o in cell.get("outputs", [])]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "oneDNN" not in text and not any("data" in o for o in outputs)
+    assert text.startswith(f"3 1\n{sys.executable}\n") and "loop: 100%" in text
+    log = (results / "attempt-1.log").read_text()
+    assert "oneDNN custom operations" in log and "3 1" in log
