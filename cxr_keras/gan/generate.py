@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
 
 from cxr_keras.data.images import save_png, to_uint8
+from cxr_keras.progress import progress_bar
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 
@@ -71,7 +71,7 @@ def write_generated_pngs(generator_or_gan, n: int, out_dir: str | os.PathLike, l
         labels = np.broadcast_to(np.asarray(labels, dtype="int32"), (int(n),))
     out_dir = Path(out_dir)
     paths = []
-    with tqdm(total=int(n), desc=f"writing PNGs to {out_dir}", unit="img") as progress:
+    with progress_bar(total=int(n), desc=f"writing PNGs to {out_dir}", unit="img") as progress:
         for start in range(0, int(n), int(batch_size)):
             stop = min(start + int(batch_size), int(n))
             batch_labels = None if labels is None else labels[start:stop]

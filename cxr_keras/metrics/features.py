@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from cxr_keras.io import atomic_path
 from cxr_keras.metrics.conversions import check_finite, check_not_unit_range, to_inception_input
 from cxr_keras.paths import CACHE_DIR
+from cxr_keras.progress import progress_bar
 
 FEATURE_DIMS = (2048, 768)  # model outputs, in order: pool3, Mixed_6e averaged over space
 DEFAULT_CACHE_DIR = CACHE_DIR / "features"
@@ -117,7 +117,8 @@ def extract_features(
 
     batches, total = _iter_batches(images_or_dataset, batch_size, check)
     outputs: dict[int, list[np.ndarray]] = {d: [] for d in dims}
-    with tqdm(total=total, unit="img", desc="Inception features", disable=not progress) as bar:
+    with progress_bar(total=total, unit="img", desc="Inception features",
+                      disable=not progress) as bar:
         for batch in batches:
             count = len(batch)
             batch = to_inception_input(batch, name)

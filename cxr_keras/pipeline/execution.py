@@ -1,0 +1,161 @@
+"""Executing a notebook in a kernel of this interpreter, stoppable cleanly by SIGTERM or SIGINT.
+
+The kernel is defined here, not looked up among installed kernel specs: it is this Python
+(``sys.executable``), it imports ``cxr_keras`` from this checkout, and its environment keeps
+executed copies free of TensorFlow's C++ start-up lines (``TF_CPP_MIN_LOG_LEVEL=3``; the lines
+printed before TensorFlow reads it go to the kernel's own stderr, which is the attempt's log,
+instead of into the notebook) and of progress widgets (text bars, see ``cxr_keras.progress``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from cxr_keras.paths import REPO_ROOT
+from cxr_keras.progress import PLAIN_PROGRESS_ENV
+
+KERNEL_NAME = "cxr-keras"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class RunInterrupted(Exception):
+    """The runner got SIGTERM or SIGINT; the kernel was stopped and partial work kept."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+
+def kernel_environment() -> dict[str, str]:
+    """The variables the kernel gets on top of the runner's environment."""
+    python_path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {"PYTHONPATH": python_path, "TF_CPP_MIN_LOG_LEVEL": "3", PLAIN_PROGRESS_ENV: "1"}
+
+
+def execute_notebook(
+    notebook: Path,
+    executed: Path,
+    parameters: dict[str, Any],
+    log_file: IO[str],
+    on_kernel_start: Callable[[int], None] | None = None,
+) -> None:
+    """Run ``notebook`` into ``executed`` with ``parameters``; the kernel's output, streams and
+    stderr alike, also goes to ``log_file``; ``on_kernel_start`` gets the kernel's pid before
+    the first cell runs.
+
+    Raises papermill's PapermillExecutionError when a cell fails and RunInterrupted when a
+    SIGTERM or SIGINT stopped the run (the kernel is interrupted, so the running cell stops
+    where it is and the executed copy is written; a second signal stops at once).
+    """
+    import papermill
+
+    manager = _kernel_manager(log_file)
+    started = []
+
+    def before_each_cell(**_):
+        stop.raise_if_requested()
+        if not started and on_kernel_start is not None:
+            started.append(kernel_pid(manager))
+            on_kernel_start(started[0])
+
+    with _stop_on_signals(manager) as stop:
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
+                language="python",
+                km=manager, log_output=True, progress_bar=False, cwd=str(REPO_ROOT),
+                stdout_file=log_file, stderr_file=log_file,
+                on_cell_execute=before_each_cell,
+            )
+        except BaseException:
+            stop.raise_if_requested()
+            raise
+
+
+def kernel_pid(manager) -> int | None:
+    """The pid of the kernel ``manager`` started (None before it starts)."""
+    return getattr(getattr(manager, "provisioner", None), "pid", None)
+
+
+def stop_kernel(pid: int, grace_seconds: float = 5.0) -> bool:
+    """Stop the kernel ``pid`` if it still runs (a killed runner's orphan); return whether it
+    was running. Checks that the process is an ipykernel, so a reused pid is left alone."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    if b"ipykernel" not in command:
+        return False
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def _kernel_manager(log_file: IO[str]):
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+
+    spec = KernelSpec(
+        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+              "--IPKernelApp.capture_fd_output=False"],
+        display_name="Python 3 (cxr-keras)", language="python", env=kernel_environment(),
+    )
+
+    class ThisKernelSpec(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name, *args, **kwargs):
+            return spec
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kwargs):
+            kwargs.setdefault("stderr", log_file)  # C++ lines written before TF reads its level
+            return await super()._async_pre_start_kernel(**kwargs)
+
+    return LoggedKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ThisKernelSpec())
+
+
+class _StopRequest:
+    def __init__(self, manager):
+        self.manager, self.signum = manager, None
+
+    def handle(self, signum, frame):
+        if self.signum is not None:  # a second signal: stop now, the kernel is shut down
+            raise RunInterrupted(signum)
+        self.signum = signum
+        print(f"\n{signal.Signals(signum).name}: stopping the notebook (send it again to "
+              f"stop at once)", file=sys.stderr, flush=True)
+        pid = kernel_pid(self.manager)
+        if pid is None:  # the kernel has not started: nothing to stop cleanly
+            raise RunInterrupted(signum)
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGINT)  # ipykernel turns it into KeyboardInterrupt
+
+    def raise_if_requested(self) -> None:
+        if self.signum is not None:
+            raise RunInterrupted(self.signum)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(manager) -> Iterator[_StopRequest]:
+    stop = _StopRequest(manager)
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {signum: signal.signal(signum, stop.handle) for signum in STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
