@@ -10,7 +10,8 @@ PARAMS ?=
 FID_WEIGHTS := .cache/fid_inception_v3.weights.npz
 
 .PHONY: setup test test-fast test-faults demo lint clean fid-weights smoke benchmark \
-        reproduce-all reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi
+        reproduce-all reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi \
+        reproduce-pneumoniamnist
 
 # Idempotent: reinstalls only when pyproject.toml changed. The Jupyter kernel `cxr-keras` for
 # interactive use goes inside the venv (the user's own kernels are left alone); the runner
@@ -54,7 +55,7 @@ smoke: setup
 reproduce-all: setup fid-weights
 	$(PY) -m cxr_keras.pipeline run all --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(PARAMS)
 
-reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi: setup fid-weights
+reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi reproduce-pneumoniamnist: setup fid-weights
 	$(PY) -m cxr_keras.pipeline run $(@:reproduce-%=%) --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(PARAMS)
 
 benchmark: setup

@@ -19,7 +19,8 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
 PROFILES = ("smoke", "cpu", "paper")
 # Paper name -> notebook number; `all` runs them in this order.
-PAPERS = {"tour": "00", "kermany": "01", "salehinejad": "02", "ng-gubbi": "03", "davoodi": "04"}
+PAPERS = {"tour": "00", "kermany": "01", "salehinejad": "02", "ng-gubbi": "03", "davoodi": "04",
+          "pneumoniamnist": "05"}
 PHANTOMS = "phantoms"
 # Parameters the runner sets itself: a user value would be overwritten or mislead.
 RUNNER_PARAMETERS = {"out_dir": "--out"}
@@ -29,6 +30,10 @@ DATA_SOURCES = {
         "Kermany pediatric chest X-rays: Mendeley Data doi:10.17632/rscbjbr9sj.2 or Kaggle "
         "'chest-xray-pneumonia'. Unpack it and pass the folder holding train/ and test/, "
         "e.g. DATA=/path/to/chest_xray (make) or --data /path/to/chest_xray"
+    ),
+    "pneumoniamnist": (
+        "PneumoniaMNIST: the official pneumoniamnist.npz of the MedMNIST v2 release. Pass the "
+        "file, or a folder holding pneumoniamnist/pneumoniamnist.npz, e.g. DATA=/path/to/data"
     ),
 }
 
