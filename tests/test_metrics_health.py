@@ -11,6 +11,7 @@ from cxr_keras.metrics.health import (
     embed,
     gan_health,
     pixel_embedder,
+    reference_points,
 )
 from cxr_keras.metrics.verdict import (
     COLLAPSE_DIVERSITY,
@@ -128,6 +129,18 @@ def test_references_sit_at_real_and_at_one_image(real_sets):
     assert row["pixel_kid_floor"] < row["pixel_kid_collapsed"] / 5
     assert row["pixel_diversity_collapsed"] < COLLAPSE_DIVERSITY < row["pixel_diversity_floor"]
     assert row["pixel_coverage_collapsed"] < 0.2 < row["pixel_coverage_floor"]
+
+
+def test_reference_points_alone_match_the_health_table(real_sets):
+    train, holdout, fresh = real_sets
+    references = reference_points(train, holdout, N, [pixel_embedder], kid_subsets=20)["pixel"]
+    row = health_of(real_sets, fresh)
+    for reference in ("floor", "collapsed"):
+        for metric, value in references[reference].items():
+            assert row[f"pixel_{metric}_{reference}"] == pytest.approx(value)
+    # The floor at n >= len(train) uses every training image; FID ignores their order.
+    floor_fid = compare_sets(holdout.reshape(N, -1), train.reshape(N, -1), kid_subsets=2)["fid"]
+    assert references["floor"]["fid"] == pytest.approx(floor_fid)
 
 
 def test_kid_check_needs_every_space_no_better_than_the_collapsed_reference():

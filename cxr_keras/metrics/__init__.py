@@ -71,6 +71,7 @@ _EXPORTS = {
         "gan_health",
         "gan_health_row",
         "compare_sets",
+        "reference_points",
         "collapsed_images",
         "memorization_ratio",
         "embed",

@@ -175,6 +175,45 @@ def compare_sets(
     }
 
 
+def reference_points(
+    train,
+    holdout,
+    n: int,
+    embedders: Sequence[Embedder],
+    kid_subsets: int = 100,
+    noise: float = COLLAPSE_NOISE,
+    seed: int = 0,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """The real floor and the collapsed reference for ``n`` generated images of one class.
+
+    Returns ``{space: {"floor": metrics, "collapsed": metrics}}`` (:func:`compare_sets`
+    against ``holdout``): ``min(n, len(train))`` training images drawn without replacement,
+    and ``n`` noisy copies of ``train[0]`` (:func:`collapsed_images`).
+    """
+    collapsed = collapsed_images(train, n, noise, seed=seed)
+    return _references(
+        embed(train, embedders),
+        embed(holdout, embedders),
+        embed(collapsed, embedders),
+        kid_subsets,
+        seed,
+    )
+
+
+def _references(train, holdout, collapsed, kid_subsets, seed):
+    n_train, n = len(next(iter(train.values()))), len(next(iter(collapsed.values())))
+    floor_index = np.random.default_rng(seed).choice(n_train, min(n, n_train), replace=False)
+    return {
+        space: {
+            "floor": compare_sets(
+                holdout[space], train[space][floor_index], kid_subsets, seed=seed
+            ),
+            "collapsed": compare_sets(holdout[space], collapsed[space], kid_subsets, seed=seed),
+        }
+        for space in holdout
+    }
+
+
 def memorization_ratio(generated, train, holdout) -> dict[str, float]:
     """Median nearest-training distance of generated items over that of held-out real items,
     and the fraction of generated items closer than 95% of held-out ones (the memorization
@@ -229,38 +268,30 @@ def gan_health_row(
     """One GAN's metrics, both references, training signals, verdict and reason (see
     :func:`gan_health`)."""
     generated = np.asarray(samples.generated, dtype=np.float32)
-    n_floor = min(len(generated), len(samples.train))
-    floor_index = np.random.default_rng(seed).choice(len(samples.train), n_floor, replace=False)
     row: dict = {
         "n_generated": len(generated),
         "n_train": len(samples.train),
         "n_holdout": len(samples.holdout),
-        "n_floor": n_floor,
+        "n_floor": min(len(generated), len(samples.train)),
         "samples_finite": bool(np.isfinite(generated).all()),
         **training_signals(samples.history),
     }
     train = embed(samples.train, embedders)
     holdout = embed(samples.holdout, embedders)
     collapsed = embed(collapsed_images(samples.train, len(generated), noise, seed=seed), embedders)
+    references = _references(train, holdout, collapsed, kid_subsets, seed)
     fake = embed(generated, embedders) if row["samples_finite"] else {}
     for space in holdout:
-        measured = {
-            "": compare_sets(holdout[space], fake[space], kid_subsets, seed=seed)
-            if fake
-            else dict.fromkeys(COMPARED_METRICS, np.nan),
-            "_floor": compare_sets(
-                holdout[space], train[space][floor_index], kid_subsets, seed=seed
-            ),
-            "_collapsed": compare_sets(holdout[space], collapsed[space], kid_subsets, seed=seed),
-        }
-        for suffix, values in measured.items():
-            row.update({f"{space}_{metric}{suffix}": value for metric, value in values.items()})
-        copies = (
-            memorization_ratio(fake[space], train[space], holdout[space])
-            if fake
-            else dict.fromkeys(("memorization_ratio", "near_copy_fraction"), np.nan)
-        )
-        row.update({f"{space}_{metric}": value for metric, value in copies.items()})
+        if fake:
+            measured = compare_sets(holdout[space], fake[space], kid_subsets, seed=seed)
+            measured.update(memorization_ratio(fake[space], train[space], holdout[space]))
+        else:
+            measured = dict.fromkeys(
+                (*COMPARED_METRICS, "memorization_ratio", "near_copy_fraction"), np.nan
+            )
+        row.update({f"{space}_{metric}": value for metric, value in measured.items()})
+        for reference, values in references[space].items():
+            row.update({f"{space}_{metric}_{reference}": value for metric, value in values.items()})
     row["verdict"], row["reason"] = gan_verdict(row, spaces=list(holdout))
     return row
 
