@@ -190,7 +190,9 @@ def test_collapsed_images_are_one_image_with_faint_noise(real_sets):
     copies = collapsed_images(real_sets[0], 50, noise=0.02, index=3)
     assert copies.shape == (50, SIZE, SIZE, 1) and copies.dtype == np.float32
     assert copies.min() >= -1 and copies.max() <= 1
-    assert np.abs(copies - real_sets[0][3]).mean() == pytest.approx(0.02 * np.sqrt(2 / np.pi), rel=0.2)
+    assert np.abs(copies - real_sets[0][3]).mean() == pytest.approx(
+        0.02 * np.sqrt(2 / np.pi), rel=0.2
+    )
     with pytest.raises(ValueError, match="need n >= 2 copies"):
         collapsed_images(real_sets[0], 1)
 
@@ -201,7 +203,14 @@ def test_compare_sets_accepts_plain_feature_matrices():
     same = compare_sets(real, fake, kid_subsets=10)
     shifted = compare_sets(real, fake + 1.5, kid_subsets=10)
     assert set(same) == {
-        "fid", "kid", "precision", "recall", "density", "coverage", "diversity", "nearest_ratio"
+        "fid",
+        "kid",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "diversity",
+        "nearest_ratio",
     }
     assert same["kid"] < shifted["kid"] / 5 and same["fid"] < shifted["fid"] / 5
     assert same["coverage"] > 0.8 and shifted["coverage"] < 0.5
@@ -247,3 +256,25 @@ def test_penultimate_features_are_the_classification_heads_input():
     np.testing.assert_allclose(features, penultimate_features(rgb, np.repeat(images, 3, -1)))
     with pytest.raises(TypeError, match="classifier must be a keras.Model"):
         penultimate_features("not a model", images)
+
+
+def test_remembering_embeds_each_image_array_once(real_sets):
+    from cxr_keras.metrics.health import remembering
+
+    calls = []
+
+    def counting(images):
+        calls.append(len(images))
+        return pixel_embedder(images)
+
+    embedder = remembering(counting)
+    train, holdout, fresh = real_sets
+    gans = {
+        name: GANSamples(images, train, holdout)
+        for name, images in {"a": fresh, "b": fresh[::-1]}.items()
+    }
+    table = gan_health(gans, [embedder], kid_subsets=5)
+    assert len(calls) == 5  # train, holdout, collapsed, a, b
+    assert table.loc[0, "pixel_fid"] == pytest.approx(table.loc[1, "pixel_fid"])
+    assert np.array_equal(embedder(train.copy())["pixel"], pixel_embedder(train)["pixel"])
+    assert len(calls) == 5

@@ -78,6 +78,7 @@ _EXPORTS = {
         "inception_embedder",
         "classifier_embedder",
         "pixel_embedder",
+        "remembering",
         "penultimate_features",
     ),
     "verdict": ("gan_verdict", "training_signals"),

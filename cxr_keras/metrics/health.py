@@ -118,6 +118,22 @@ def pixel_embedder(images) -> dict[str, np.ndarray]:
     return {"pixel": images.reshape(len(images), -1)}
 
 
+def remembering(embedder: Embedder) -> Embedder:
+    """``embedder`` that keeps the features of every image array it has seen (by content), so
+    the real sets of a class are embedded once however many GANs (recipes) are compared."""
+    from cxr_keras.fingerprint import array_digest
+
+    seen: dict[str, Mapping[str, np.ndarray]] = {}
+
+    def embed_once(images):
+        key = array_digest(images)
+        if key not in seen:
+            seen[key] = embedder(images)
+        return seen[key]
+
+    return embed_once
+
+
 def embed(images, embedders: Sequence[Embedder]) -> dict[str, np.ndarray]:
     """Features of ``images`` in every space of ``embedders`` (space names must not repeat)."""
     spaces: dict[str, np.ndarray] = {}
