@@ -143,23 +143,30 @@ def test_reference_points_alone_match_the_health_table(real_sets):
     assert references["floor"]["fid"] == pytest.approx(floor_fid)
 
 
-def test_kid_check_needs_every_space_no_better_than_the_collapsed_reference():
+def test_collapse_check_needs_no_space_better_than_the_collapsed_reference():
     base = {**training_signals(None), "samples_finite": True}
     spaces = ("inception_2048", "cxr")
-    # Issue 11's plausible Davoodi GAN: worse than one image in Inception space only.
+    # Issue 11's plausible Davoodi GAN: worse than one image on Inception KID; in the
+    # classifier's space the measured floor's KID was worse too, but its coverage was not.
     row = {
         **base,
         "inception_2048_diversity": 0.9,
         "inception_2048_kid": 0.34,
-        "inception_2048_kid_collapsed": 0.245,
+        "inception_2048_kid_collapsed": 0.20,
+        "inception_2048_coverage": 0.0,
+        "inception_2048_coverage_collapsed": 0.02,
         "cxr_diversity": 0.9,
-        "cxr_kid": 0.05,
-        "cxr_kid_collapsed": 0.4,
+        "cxr_kid": 1.5,
+        "cxr_kid_collapsed": 0.8,
+        "cxr_coverage": 0.4,
+        "cxr_coverage_collapsed": 0.06,
     }
-    assert gan_verdict(row, spaces)[0] == "healthy"
-    verdict, reason = gan_verdict({**row, "cxr_kid": 0.5}, spaces)
+    assert gan_verdict(row, spaces) == ("healthy", "every check passed (no training history given)")
+    assert gan_verdict({**row, "cxr_kid": 0.5, "cxr_coverage": 0.0}, spaces)[0] == "healthy"
+    verdict, reason = gan_verdict({**row, "cxr_coverage": 0.05}, spaces)
     assert verdict == "mode-collapsed"
-    assert "KID no better than one repeated real image" in reason
+    assert "no better than one repeated real image in any space" in reason
+    assert gan_verdict({**row, "cxr_diversity": 0.5}, spaces)[0] == "mode-collapsed"
 
 
 def test_every_failed_check_is_in_the_reason_and_the_first_names_the_verdict():
