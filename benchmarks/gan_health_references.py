@@ -8,11 +8,15 @@ recall, density, coverage, diversity ratio and nearest-distance ratio, all from
 :func:`cxr_keras.metrics.reference_points`, exactly as :func:`cxr_keras.metrics.gan_health`
 measures a GAN. With ``--cxr-epochs E`` it also trains the kit's Davoodi CNN (grayscale, the
 image size given) for E epochs on the sample's train split, NORMAL vs PNEUMONIA, and adds its
-penultimate layer as the chest X-ray feature space.
+penultimate layer as the chest X-ray feature space. With ``--verdicts`` it also runs
+:func:`cxr_keras.metrics.gan_health` on stand-in "GANs" made of real images (half the test
+images as samples, the other half held out): the held-out images themselves, with mild
+noise, blurred, one of them repeated with faint noise, and copies of training images, and
+prints each verdict.
 The CPU may be shared: run with ``nice``.
 
     nice .venv/bin/python benchmarks/gan_health_references.py [--size 64] [--counts 308 234]
-        [--cxr-epochs 3] [--out results/health_references.csv]
+        [--cxr-epochs 3] [--verdicts] [--out results/health_references.csv]
 """
 
 from __future__ import annotations
@@ -58,10 +62,31 @@ def cxr_classifier(base: Path, size: int, epochs: int, normal_train: np.ndarray)
     return model
 
 
+def stand_in_verdicts(train, test, embedders, kid_subsets: int) -> pd.DataFrame:
+    """gan_health on real-image stand-ins whose right verdict is known."""
+    from scipy.ndimage import gaussian_filter
+
+    from cxr_keras.metrics import GANSamples, collapsed_images, gan_health
+
+    half = len(test) // 2
+    samples, holdout = test[:half], test[half:]
+    noise = np.random.default_rng(0).normal(0.0, 0.05, samples.shape)
+    stand_ins = {
+        "held-out real": samples,
+        "real + noise 0.05": np.clip(samples + noise, -1, 1),
+        "real blurred 0.7 px": gaussian_filter(samples, sigma=(0, 0.7, 0.7, 0)),
+        "one image + faint noise": collapsed_images(samples, half, seed=1),
+        "training copies": train[:half],
+    }
+    gans = {name: GANSamples(images, train, holdout) for name, images in stand_ins.items()}
+    return gan_health(gans, embedders, kid_subsets=kid_subsets)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--counts", type=int, nargs="+", default=[308, 234])
+    parser.add_argument("--counts", type=int, nargs="*", default=[308, 234])
+    parser.add_argument("--verdicts", action="store_true")
     parser.add_argument("--cxr-epochs", type=int, default=0)
     parser.add_argument("--kid-subsets", type=int, default=100)
     parser.add_argument("--out", type=Path, default=None, help="also write the table as CSV")
@@ -99,11 +124,18 @@ def main() -> None:
             for reference, metrics in references.items():
                 rows.append({"n": n, "space": space, "reference": reference, **metrics})
         print(f"n = {n}: {seconds:.0f} s")
-    table = pd.DataFrame(rows)[["n", "space", "reference", *COLUMNS]]
-    with pd.option_context("display.width", 200, "display.float_format", "{:.3f}".format):
-        print(table.to_string(index=False))
-    if args.out:
-        write_csv(args.out, table)
+    with pd.option_context("display.width", 250, "display.float_format", "{:.3f}".format):
+        if rows:
+            table = pd.DataFrame(rows)[["n", "space", "reference", *COLUMNS]]
+            print(table.to_string(index=False))
+            if args.out:
+                write_csv(args.out, table)
+        if args.verdicts:
+            health = stand_in_verdicts(train, holdout, embedders, args.kid_subsets)
+            spaces = [c[: -len("_diversity")] for c in health.columns if c.endswith("_diversity")]
+            shown = [f"{s}_{m}" for m in ("diversity", "coverage", "kid") for s in spaces]
+            print(health[["gan", "verdict", *shown]].to_string(index=False))
+            print("\n".join(f"{g}: {r}" for g, r in zip(health["gan"], health["reason"])))
 
 
 if __name__ == "__main__":
