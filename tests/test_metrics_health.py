@@ -277,3 +277,24 @@ def test_remembering_embeds_each_image_array_once(real_sets):
     assert table.loc[0, "pixel_fid"] == pytest.approx(table.loc[1, "pixel_fid"])
     assert np.array_equal(embedder(train.copy())["pixel"], pixel_embedder(train)["pixel"])
     assert len(calls) == 5
+
+
+def test_inception_embedder_names_both_layers_from_one_pass():
+    from cxr_keras.metrics.health import inception_embedder
+
+    class FakeInception:
+        """Stands in for the FID network: 2048-d and 768-d outputs, counting its batches."""
+
+        batches = 0
+
+        def predict_on_batch(self, batch):
+            self.batches += 1
+            flat = batch.reshape(len(batch), -1)
+            return np.tile(flat[:, :1], (1, 2048)), np.tile(flat[:, :1], (1, 768))
+
+    model = FakeInception()
+    images = np.linspace(-1, 1, 5 * 4 * 4).reshape(5, 4, 4, 1)
+    features = inception_embedder(model, batch_size=8)(images)
+    assert set(features) == {"inception_2048", "inception_768"} and model.batches == 1
+    assert features["inception_2048"].shape == (5, 2048)
+    assert features["inception_768"].shape == (5, 768)
