@@ -1,4 +1,5 @@
-"""Evaluation: FID, KID, IS, precision/recall, memorization audit, classifier statistics, plots.
+"""Evaluation: FID, KID, IS, precision/recall, density/coverage, memorization audit, GAN health
+verdicts, synthetic-image utility, classifier statistics, plots.
 
 Names are imported from their submodules on first use, so ``import cxr_keras.metrics`` is
 cheap and never loads TensorFlow; only the Inception helpers and
@@ -59,6 +60,29 @@ _EXPORTS = {
         "plot_reliability_diagram",
         "plot_gan_history",
     ),
+    "diversity": (
+        "spread",
+        "diversity_ratio",
+        "nearest_distance_ratio",
+        "density_coverage",
+    ),
+    "health": (
+        "GANSamples",
+        "gan_health",
+        "gan_health_row",
+        "compare_sets",
+        "reference_points",
+        "collapsed_images",
+        "memorization_ratio",
+        "embed",
+        "inception_embedder",
+        "classifier_embedder",
+        "pixel_embedder",
+        "remembering",
+        "penultimate_features",
+    ),
+    "verdict": ("gan_verdict", "training_signals"),
+    "utility": ("synthetic_utility", "matched_subsets"),
     "inception": ("FIDInceptionV3", "load_fid_inception", "default_weights_path"),
     "features": ("extract_features", "cached_features", "cache_key"),
 }

@@ -1,0 +1,346 @@
+"""GAN health: where a GAN's samples sit between "real images" and "one image repeated".
+
+Each GAN (one per class where GANs are per class) is compared with held-out real images of its
+class that it never saw, in every feature space its embedders produce, and so are two
+reference sets of the same sizes, measured the same way:
+
+- the **real floor**: training images of the class (disjoint from the held-out ones), as many
+  as there are generated images (fewer only if the class has fewer): what a perfect generator
+  would score at these counts;
+- the **collapsed reference**: one training image repeated once per generated image with faint
+  noise (:func:`collapsed_images`): what a perfectly collapsed generator would score.
+
+Feature spaces come from *embedders*, callables mapping NHWC images in [-1, 1] to
+``{space name: (n, d) features}``: :func:`inception_embedder` (the FID network's 2048-d pool3
+and 768-d Mixed_6e features), :func:`classifier_embedder` (a trained Keras classifier's
+penultimate layer: the notebooks pass the kit's own classifier trained on the real training
+images, the only chest X-ray feature space available offline, since no pretrained chest X-ray
+network can be downloaded) and :func:`pixel_embedder` (flattened pixels). In a classifier's
+space the floor is pessimistic: its training images are the ones the classifier was fitted
+on, unlike the held-out images and the GAN's samples (on the Kermany sample the floor's KID
+there, 1.54, came out above the collapsed reference's, 0.81; its coverage, 0.48 against
+0.06, did not). KID's cubic kernel assumes Inception's feature scale, so compare KID within
+a space only.
+
+:func:`gan_health` returns one row per GAN, ready for ``gan_health.csv``; its verdict and the
+thresholds behind it are documented in :mod:`cxr_keras.metrics.verdict`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cxr_keras.metrics.diversity import (
+    DENSITY_COVERAGE_K,
+    as_feature_matrix,
+    density_coverage,
+    diversity_ratio,
+    nearest_distance_ratio,
+)
+from cxr_keras.metrics.frechet import RankDeficientCovarianceWarning, fid_from_features
+from cxr_keras.metrics.generative import kernel_inception_distance, precision_recall
+from cxr_keras.metrics.memorization import (
+    memorization_audit,
+    memorization_summary,
+    real_to_real_distances,
+)
+from cxr_keras.metrics.verdict import gan_verdict, training_signals
+
+Embedder = Callable[[np.ndarray], Mapping[str, np.ndarray]]
+COMPARED_METRICS = (
+    "fid",
+    "kid",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "diversity",
+    "nearest_ratio",
+)
+COLLAPSE_NOISE = 0.02  # std in the [-1, 1] range: about 2.5 grey levels of an 8-bit image
+
+
+# --- Feature spaces --------------------------------------------------------------------------
+
+
+def inception_embedder(model=None, batch_size: int = 32) -> Embedder:
+    """Embedder giving ``inception_2048`` and ``inception_768`` (one Inception pass for both)."""
+    from cxr_keras.metrics.features import extract_features
+
+    def embed_inception(images):
+        features = extract_features(
+            images, model=model, dims=(2048, 768), batch_size=batch_size, progress=False
+        )
+        return {"inception_2048": features[2048], "inception_768": features[768]}
+
+    return embed_inception
+
+
+def penultimate_features(classifier, images, batch_size: int = 64) -> np.ndarray:
+    """Features of ``images`` at the input of ``classifier``'s last layer (its penultimate layer).
+
+    ``classifier`` is a built functional or Sequential ``keras.Model``. Grayscale images are
+    repeated to 3 channels when the classifier takes 3.
+    """
+    import keras
+
+    from cxr_keras.metrics.conversions import to_rgb
+
+    if not isinstance(classifier, keras.Model):
+        raise TypeError(f"classifier must be a keras.Model, got {type(classifier).__name__}")
+    try:
+        head_input = classifier.layers[-1].input
+        extractor = keras.Model(classifier.inputs, head_input)
+    except (AttributeError, ValueError, IndexError) as error:
+        raise ValueError(
+            f"classifier {classifier.name!r} has no defined penultimate layer; pass a built "
+            "functional or Sequential model (build it with an Input or fit it first)"
+        ) from error
+    images = np.asarray(images, dtype=np.float32)
+    if classifier.input_shape[-1] == 3:
+        images = to_rgb(images)
+    features = extractor.predict(images, batch_size=batch_size, verbose=0)
+    return np.asarray(features, dtype=np.float64).reshape(len(images), -1)
+
+
+def classifier_embedder(classifier, space: str = "cxr", batch_size: int = 64) -> Embedder:
+    """Embedder giving ``{space: penultimate_features(classifier, images)}``."""
+
+    def embed_classifier(images):
+        return {space: penultimate_features(classifier, images, batch_size)}
+
+    return embed_classifier
+
+
+def pixel_embedder(images) -> dict[str, np.ndarray]:
+    """Embedder giving ``pixel``: the flattened images."""
+    images = np.asarray(images, dtype=np.float64)
+    return {"pixel": images.reshape(len(images), -1)}
+
+
+def remembering(embedder: Embedder) -> Embedder:
+    """``embedder`` that keeps the features of every image array it has seen (by content), so
+    the real sets of a class are embedded once however many GANs (recipes) are compared."""
+    from cxr_keras.fingerprint import array_digest
+
+    seen: dict[str, Mapping[str, np.ndarray]] = {}
+
+    def embed_once(images):
+        key = array_digest(images)
+        if key not in seen:
+            seen[key] = embedder(images)
+        return seen[key]
+
+    return embed_once
+
+
+def embed(images, embedders: Sequence[Embedder]) -> dict[str, np.ndarray]:
+    """Features of ``images`` in every space of ``embedders`` (space names must not repeat)."""
+    spaces: dict[str, np.ndarray] = {}
+    for embedder in embedders:
+        for space, features in embedder(images).items():
+            if space in spaces:
+                raise ValueError(f"two embedders produce the feature space {space!r}; rename one")
+            spaces[space] = as_feature_matrix(features, f"{space} features of the images")
+    if not spaces:
+        raise ValueError("embedders must produce at least one feature space")
+    return spaces
+
+
+# --- Reference sets and comparisons ------------------------------------------------------------
+
+
+def collapsed_images(
+    images, n: int, noise: float = COLLAPSE_NOISE, index: int = 0, seed: int = 0
+) -> np.ndarray:
+    """``images[index]`` repeated ``n`` times plus Gaussian noise of std ``noise``, in [-1, 1]."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4 or not 0 <= index < len(images):
+        raise ValueError(
+            f"images must be NHWC with an image at index {index}, got shape {images.shape}"
+        )
+    if n < 2 or noise < 0:
+        raise ValueError(f"need n >= 2 copies and noise >= 0, got n={n}, noise={noise}")
+    rng = np.random.default_rng(seed)
+    copies = images[index][None] + rng.normal(0.0, noise, (n, *images.shape[1:]))
+    return np.clip(copies, -1.0, 1.0).astype(np.float32)
+
+
+def compare_sets(
+    reference, candidate, kid_subsets: int = 100, pr_k: int = 3, seed: int = 0
+) -> dict[str, float]:
+    """Every metric of :data:`COMPARED_METRICS` for ``candidate`` features against ``reference``.
+
+    FID is computed even when a set has no more items than dimensions (biased then: read it
+    beside the floor at the same counts); KID is the mean over ``kid_subsets`` subsets;
+    precision and recall use ``pr_k`` neighbours, density and coverage Naeem et al.'s k = 5.
+    """
+    reference = as_feature_matrix(reference, "reference", min_items=DENSITY_COVERAGE_K + 1)
+    candidate = as_feature_matrix(candidate, "candidate", min_items=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
+        fid = fid_from_features(reference, candidate)
+    kid, _ = kernel_inception_distance(reference, candidate, n_subsets=kid_subsets, seed=seed)
+    return {
+        "fid": fid,
+        "kid": kid,
+        **precision_recall(reference, candidate, k=min(pr_k, len(candidate) - 1)),
+        **density_coverage(reference, candidate),
+        "diversity": diversity_ratio(candidate, reference),
+        "nearest_ratio": nearest_distance_ratio(candidate, reference),
+    }
+
+
+def reference_points(
+    train,
+    holdout,
+    n: int,
+    embedders: Sequence[Embedder],
+    kid_subsets: int = 100,
+    noise: float = COLLAPSE_NOISE,
+    seed: int = 0,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """The real floor and the collapsed reference for ``n`` generated images of one class.
+
+    Returns ``{space: {"floor": metrics, "collapsed": metrics}}`` (:func:`compare_sets`
+    against ``holdout``): ``min(n, len(train))`` training images drawn without replacement,
+    and ``n`` noisy copies of ``train[0]`` (:func:`collapsed_images`).
+    """
+    collapsed = collapsed_images(train, n, noise, seed=seed)
+    return _references(
+        embed(train, embedders),
+        embed(holdout, embedders),
+        embed(collapsed, embedders),
+        kid_subsets,
+        seed,
+    )
+
+
+def _references(train, holdout, collapsed, kid_subsets, seed):
+    n_train, n = len(next(iter(train.values()))), len(next(iter(collapsed.values())))
+    floor_index = np.random.default_rng(seed).choice(n_train, min(n, n_train), replace=False)
+    return {
+        space: {
+            "floor": compare_sets(
+                holdout[space], train[space][floor_index], kid_subsets, seed=seed
+            ),
+            "collapsed": compare_sets(holdout[space], collapsed[space], kid_subsets, seed=seed),
+        }
+        for space in holdout
+    }
+
+
+def memorization_ratio(generated, train, holdout) -> dict[str, float]:
+    """Median nearest-training distance of generated items over that of held-out real items,
+    and the fraction of generated items closer than 95% of held-out ones (the memorization
+    audit's ``median_ratio`` and ``fraction_below_threshold``)."""
+    summary = memorization_summary(
+        memorization_audit(generated, train), real_to_real_distances(train, holdout)
+    )
+    return {
+        "memorization_ratio": summary["median_ratio"],
+        "near_copy_fraction": summary["fraction_below_threshold"],
+    }
+
+
+# --- Health table ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GANSamples:
+    """What :func:`gan_health` needs of one GAN: NHWC images in [-1, 1] and its history.
+
+    ``train``: the real images it was trained on; ``holdout``: real images of the same class it
+    never saw; ``history``: the per-epoch metrics frame (``pd.read_csv(".../history.csv")``),
+    or None when there is none.
+    """
+
+    generated: np.ndarray
+    train: np.ndarray
+    holdout: np.ndarray
+    history: pd.DataFrame | None = None
+
+    def __post_init__(self):
+        for name in ("generated", "train", "holdout"):
+            images = np.asarray(getattr(self, name))
+            if images.ndim != 4 or len(images) < 2:
+                raise ValueError(
+                    f"{name} must be an NHWC array of at least 2 images, got shape {images.shape}"
+                )
+        if np.asarray(self.holdout).shape[1:] != np.asarray(self.generated).shape[1:]:
+            raise ValueError(
+                f"generated and holdout images differ in shape: "
+                f"{np.asarray(self.generated).shape[1:]} vs {np.asarray(self.holdout).shape[1:]}"
+            )
+
+
+def gan_health_row(
+    samples: GANSamples,
+    embedders: Sequence[Embedder],
+    kid_subsets: int = 100,
+    noise: float = COLLAPSE_NOISE,
+    seed: int = 0,
+) -> dict:
+    """One GAN's metrics, both references, training signals, verdict and reason (see
+    :func:`gan_health`)."""
+    generated = np.asarray(samples.generated, dtype=np.float32)
+    row: dict = {
+        "n_generated": len(generated),
+        "n_train": len(samples.train),
+        "n_holdout": len(samples.holdout),
+        "n_floor": min(len(generated), len(samples.train)),
+        "samples_finite": bool(np.isfinite(generated).all()),
+        **training_signals(samples.history),
+    }
+    train = embed(samples.train, embedders)
+    holdout = embed(samples.holdout, embedders)
+    collapsed = embed(collapsed_images(samples.train, len(generated), noise, seed=seed), embedders)
+    references = _references(train, holdout, collapsed, kid_subsets, seed)
+    fake = embed(generated, embedders) if row["samples_finite"] else {}
+    for space in holdout:
+        if fake:
+            measured = compare_sets(holdout[space], fake[space], kid_subsets, seed=seed)
+            measured.update(memorization_ratio(fake[space], train[space], holdout[space]))
+        else:
+            measured = dict.fromkeys(
+                (*COMPARED_METRICS, "memorization_ratio", "near_copy_fraction"), np.nan
+            )
+        row.update({f"{space}_{metric}": value for metric, value in measured.items()})
+        for reference, values in references[space].items():
+            row.update({f"{space}_{metric}_{reference}": value for metric, value in values.items()})
+    row["verdict"], row["reason"] = gan_verdict(row, spaces=list(holdout))
+    return row
+
+
+def gan_health(
+    gans: Mapping[str, GANSamples],
+    embedders: Sequence[Embedder],
+    kid_subsets: int = 100,
+    noise: float = COLLAPSE_NOISE,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per GAN (keys of ``gans``, e.g. class names), ready for ``gan_health.csv``.
+
+    Columns: ``gan``, ``verdict``, ``reason``; the counts ``n_generated``, ``n_train``,
+    ``n_holdout``, ``n_floor``; per feature space ``s`` the metrics of
+    :data:`COMPARED_METRICS` against the held-out images as ``s_<metric>`` for the GAN,
+    ``s_<metric>_floor`` for the real floor and ``s_<metric>_collapsed`` for the collapsed
+    reference, plus ``s_memorization_ratio`` and ``s_near_copy_fraction``; and the training
+    signals of :func:`cxr_keras.metrics.verdict.training_signals`. Metrics of a GAN whose
+    samples are not finite are NaN (its verdict is ``diverged``).
+    """
+    if not gans:
+        raise ValueError("gans is empty; pass {name: GANSamples(...)} for at least one GAN")
+    rows = []
+    for name, samples in gans.items():
+        if not isinstance(samples, GANSamples):
+            raise TypeError(f"gans[{name!r}] must be a GANSamples, got {type(samples).__name__}")
+        rows.append({"gan": name, **gan_health_row(samples, embedders, kid_subsets, noise, seed)})
+    table = pd.DataFrame(rows)
+    first = ["gan", "verdict", "reason"]
+    return table[first + [c for c in table.columns if c not in first]]
