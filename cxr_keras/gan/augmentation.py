@@ -62,12 +62,14 @@ def translate(images, seed_generator, ratio: float = TRANSLATION_RATIO):
 def cutout(images, seed_generator, ratio: float = CUTOUT_RATIO):
     """Set a square of ``ratio`` times the image size at a random centre to 0."""
     batch, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
-    half_h, half_w = int(height * ratio + 0.5) / 2, int(width * ratio + 0.5) / 2
-    cy = keras.random.randint((batch, 1), 0, height, seed=seed_generator)
-    cx = keras.random.randint((batch, 1), 0, width, seed=seed_generator)
-    inside_y = ops.abs(ops.cast(ops.arange(height)[None, :] - cy, "float32")) < half_h
-    inside_x = ops.abs(ops.cast(ops.arange(width)[None, :] - cx, "float32")) < half_w
-    inside = ops.logical_and(inside_y[:, :, None, None], inside_x[:, None, :, None])
+
+    def inside(size):  # (batch, size): inside a span of ratio * size around a random centre
+        span = int(size * ratio + 0.5)
+        start = keras.random.randint((batch, 1), 0, size, seed=seed_generator) - span // 2
+        offset = ops.arange(size)[None, :] - start
+        return ops.logical_and(offset >= 0, offset < span)
+
+    inside = ops.logical_and(inside(height)[:, :, None, None], inside(width)[:, None, :, None])
     return ops.where(inside, ops.zeros_like(images), images)
 
 

@@ -10,6 +10,12 @@ import tensorflow as tf
 from keras import ops
 
 
+def _at_least_float32(tensor):
+    """Half-precision tensors in float32 (so squares cannot overflow); others unchanged."""
+    low = ops.dtype(tensor) in ("float16", "bfloat16")
+    return ops.cast(tensor, "float32") if low else tensor
+
+
 def r1_penalty(discriminate, images, gamma: float):
     """Return ``(logits, penalty)``: ``discriminate(images)`` and ``gamma / 2 * mean ||grad||^2``.
 
@@ -21,8 +27,8 @@ def r1_penalty(discriminate, images, gamma: float):
     with tf.GradientTape() as tape:
         tape.watch(images)
         logits = discriminate(images)
-        total = ops.sum(ops.cast(logits, "float32"))
-    gradients = ops.cast(tape.gradient(total, images), "float32")
+        total = ops.sum(_at_least_float32(logits))
+    gradients = _at_least_float32(tape.gradient(total, images))
     squared_norms = ops.sum(ops.reshape(ops.square(gradients), (ops.shape(gradients)[0], -1)),
                             axis=1)
     return logits, 0.5 * float(gamma) * ops.mean(squared_norms)
