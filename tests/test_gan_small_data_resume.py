@@ -4,17 +4,15 @@ does for the plain GAN)."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cxr_keras.gan import latest_checkpoint, restore_checkpoint
-from tests.scripts.tiny_gan import tiny_gan
+from tests.scripts.tiny_gan import kill_after_checkpoint, tiny_gan
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = {"ema_decay": 0.9, "augment": "translation,color", "augment_p": "adaptive",
@@ -25,16 +23,7 @@ def test_ema_weights_and_augment_p_survive_kill_9_and_resume(tmp_path):
     command = [sys.executable, str(REPO / "tests" / "scripts" / "tiny_gan.py"), str(tmp_path),
                "--epochs", "5", "--epoch-sleep", "0.4", "--compile", json.dumps(RECIPE)]
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while (latest_checkpoint(tmp_path / "checkpoints") or (0,))[0] < 2:
-            assert process.poll() is None, process.stdout.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "no checkpoint for epoch 2 within 90 s"
-            time.sleep(0.05)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    kill_after_checkpoint(command, env, tmp_path / "checkpoints")
     killed_at, path = latest_checkpoint(tmp_path / "checkpoints")
     assert 2 <= killed_at < 5, "the run finished before it could be killed"
     snapshot = tiny_gan(**RECIPE)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -107,6 +109,23 @@ class _RecordTrainBegin(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         time.sleep(self.sleep)
+
+
+def kill_after_checkpoint(command, env, checkpoint_dir: Path, epoch: int = 2,
+                          timeout: float = 90) -> None:
+    """Start ``command``, wait for a checkpoint of at least ``epoch``, then kill -9 it."""
+    from cxr_keras.gan import latest_checkpoint
+
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while (latest_checkpoint(checkpoint_dir) or (0,))[0] < epoch:
+            assert process.poll() is None, process.stdout.read().decode()[-2000:]
+            assert time.monotonic() < deadline, f"no checkpoint for epoch {epoch} in {timeout} s"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
 
 
 def main(argv=None) -> None:
