@@ -16,8 +16,9 @@ Dense layers, 2 FLOPs per MAC; a backward pass is counted as twice the forward p
   needed here, so this slightly overstates the work).
 
 ``--small-data`` instead times the Davoodi 64 px step (batch 32) plain, with augmentation
-of every D input plus R1 on every D step, and with augmentation plus lazy R1 (every 16
-steps), in alternation, and prints each one's cost relative to the plain step.
+of every D input (p = 1), with augmentation plus R1 on every D step, and with augmentation
+plus lazy R1 (every 16 steps), in alternation, and prints each one's cost relative to the
+plain step.
 
 Usage::
 
@@ -128,6 +129,7 @@ def median_step_times(steps: dict, repeats: int, warmup: int = 2) -> dict:
 
 SMALL_DATA_RECIPES = {
     "plain": {},
+    "augment": {"augment": "translation,cutout,color", "augment_p": 1.0},
     "augment + R1": {"augment": "translation,cutout,color", "augment_p": 1.0, "r1_gamma": 1.0},
     "augment + lazy R1 (16)": {"augment": "translation,cutout,color", "augment_p": 1.0,
                                "r1_gamma": 1.0, "r1_every": 16},
