@@ -38,7 +38,6 @@ def test_ema_weights_and_augment_p_survive_kill_9_and_resume(tmp_path):
     assert f"(epoch {killed_at} of 5 done)" in rerun.stdout
     history = pd.read_csv(tmp_path / "history.csv")
     assert history["epoch"].tolist() == list(range(1, 6))
-    assert history.loc[killed_at - 1, "augment_p"] == saved_p
     with np.load(tmp_path / "train_begin.npz") as begin:
         assert float(begin["augment_p"]) == saved_p
         for i, weights in enumerate(saved_ema):

@@ -40,6 +40,10 @@ class TrainingOptions:
             (Mescheder et al., 2018); 0 is off.
         r1_every: apply R1 every this many D steps, scaled by it (StyleGAN2's lazy
             regularization); default 1.
+
+    With augmentation on, the history gains ``augment_p`` (the epoch's mean ``p``) and
+    ``ada_r_t`` (the epoch's mean of ``E[sign(D(real))]``); with R1 on, ``r1_penalty`` (the
+    mean R1 term added to D's loss, 0 on steps where lazy R1 is not due).
     """
 
     augment: str | None = None
