@@ -15,10 +15,16 @@ Dense layers, 2 FLOPs per MAC; a backward pass is counted as twice the forward p
 * G step: G and D forward + backward on B -> 3 B (G + D)  (D's weight gradient is not
   needed here, so this slightly overstates the work).
 
+``--small-data`` instead times the Davoodi 64 px step (batch 32) plain, with augmentation
+of every D input (p = 1), with augmentation plus R1 on every D step, and with augmentation
+plus lazy R1 (every 16 steps), in alternation, and prints each one's cost relative to the
+plain step.
+
 Usage::
 
-    python benchmarks/gan_step.py            # batch 32 at 64 px, plus paper sizes
-    python benchmarks/gan_step.py --quick    # a fast pass at 32 px
+    python benchmarks/gan_step.py                  # batch 32 at 64 px, plus paper sizes
+    python benchmarks/gan_step.py --quick          # a fast pass at 32 px
+    python benchmarks/gan_step.py --small-data --steps 10   # overhead of augment + R1
 """
 
 from __future__ import annotations
@@ -121,8 +127,19 @@ def median_step_times(steps: dict, repeats: int, warmup: int = 2) -> dict:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def gan_step_fn(name, image_size, batch, jit_compile):
-    """A callable running one ``GAN.train_step`` on a fixed batch, and that step's FLOPs."""
+SMALL_DATA_RECIPES = {
+    "plain": {},
+    "augment": {"augment": "translation,cutout,color", "augment_p": 1.0},
+    "augment + R1": {"augment": "translation,cutout,color", "augment_p": 1.0, "r1_gamma": 1.0},
+    "augment + lazy R1 (16)": {"augment": "translation,cutout,color", "augment_p": 1.0,
+                               "r1_gamma": 1.0, "r1_every": 16},
+}
+
+
+def gan_step_fn(name, image_size, batch, jit_compile, recipe=None):
+    """A callable running one ``GAN.train_step`` on a fixed batch, and that step's FLOPs.
+
+    ``recipe`` holds extra ``GAN.compile`` options (see :mod:`cxr_keras.gan.options`)."""
     generator, discriminator = build_gan_pair(name, image_size, CHANNELS.get(name, 1))
     latent = GAN_ARCHITECTURES[name].latent
     if name == "ng_gubbi_cgan":
@@ -131,7 +148,8 @@ def gan_step_fn(name, image_size, batch, jit_compile):
     else:
         gan = GAN(generator, discriminator, latent.dim, latent_distribution=latent.distribution)
     gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), jit_compile=jit_compile)
+                g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), jit_compile=jit_compile,
+                **(recipe or {}))
     images, labels = _data(name, generator, batch, np.random.default_rng(0))
     return (lambda: gan.train_on_batch(images, labels)), step_flops(generator, discriminator, batch)
 
@@ -191,6 +209,17 @@ def configurations(quick: bool) -> list[tuple[str, int, int]]:
     return rows
 
 
+def small_data_overhead(steps: int, jit) -> None:
+    """Print the Davoodi 64 px step time with each of SMALL_DATA_RECIPES, timed alternately."""
+    contenders = {label: gan_step_fn("davoodi", 64, 32, jit, recipe)[0]
+                  for label, recipe in SMALL_DATA_RECIPES.items()}
+    seconds = median_step_times(contenders, steps)
+    print(f"davoodi 64 px, batch 32, median of {steps} alternating steps after 2 warm-up; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    for label, value in seconds.items():
+        print(f"{label:<24}{value:>8.3f} s/step{value / seconds['plain']:>8.2f}x plain")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="32 px, batch 8, few steps")
@@ -199,9 +228,14 @@ def main(argv=None) -> None:
     parser.add_argument("--jit", choices=["auto", "true", "false"], default="auto",
                         help="jit_compile of GAN.compile; 'auto' (default) is Keras' choice, "
                              "no XLA on a CPU-only machine, where XLA convolutions are slower")
+    parser.add_argument("--small-data", action="store_true",
+                        help="only the overhead of augmentation + R1 on the Davoodi 64 px step")
     args = parser.parse_args(argv)
     steps = args.steps or (2 if args.quick else 3)
     jit = {"auto": "auto", "true": True, "false": False}[args.jit]
+    if args.small_data:
+        small_data_overhead(steps, jit)
+        return
 
     reps = 2 if args.quick else 3
     matmul = matmul_peak(1024 if args.quick else 2048, reps)

@@ -1,17 +1,15 @@
 """Restarting the same train_gan command after kill -9 continues where it stopped."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cxr_keras.gan import latest_checkpoint, restore_checkpoint
-from tests.scripts.tiny_gan import tiny_gan
+from tests.scripts.tiny_gan import kill_after_checkpoint, tiny_gan
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "tests" / "scripts" / "tiny_gan.py"
@@ -24,16 +22,7 @@ def _run_script(out_dir, *extra):
 def test_rerun_after_kill_9_continues_from_the_last_checkpoint(tmp_path):
     command = _run_script(tmp_path, "--epoch-sleep", "0.4")
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while (latest_checkpoint(tmp_path / "checkpoints") or (0,))[0] < 2:
-            assert process.poll() is None, process.stdout.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "no checkpoint for epoch 2 within 90 s"
-            time.sleep(0.05)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    kill_after_checkpoint(command, env, tmp_path / "checkpoints")
     killed_at, path = latest_checkpoint(tmp_path / "checkpoints")
     assert 2 <= killed_at < 5, "the run finished before it could be killed"
     with np.load(path / "state.npz") as state:

@@ -268,3 +268,55 @@ def test_kora_venu_cnn_inference_predictions_do_not_collapse_after_short_trainin
     assert (probabilities.std() < 1e-3) == collapses
     if not collapses:
         assert ((probabilities > 0.5) == y).mean() > 0.9
+
+
+@pytest.mark.parametrize("name", sorted(GAN_ARCHITECTURES))
+def test_every_gan_pair_builds_in_grayscale_with_spectral_norm_on_every_d_layer(name):
+    kwargs = {"num_classes": 7} if name == "ng_gubbi_cgan" else {}
+    generator, discriminator = build_gan_pair(name, image_size=TINY, channels=1,
+                                              spectral_norm=True, **kwargs)
+    images = keras.ops.convert_to_numpy(generator(_generator_inputs(name, generator, 2)))
+    assert images.shape == (2, TINY, TINY, 1)
+    assert discriminator(_discriminator_inputs(name, images)).shape == (2, 1)
+    weighted = [layer for layer in discriminator.layers
+                if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    assert not weighted  # all wrapped
+    assert any(isinstance(layer, keras.layers.SpectralNormalization)
+               for layer in discriminator.layers)
+
+
+def test_spectral_norm_bounds_the_kernels_spectral_norm_after_training_calls():
+    _, discriminator = build_gan_pair("davoodi", image_size=16, spectral_norm=True)
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 16, 16, 1)).astype("float32")
+    wrapped = [layer for layer in discriminator.layers
+               if isinstance(layer, keras.layers.SpectralNormalization)]
+    before = [np.linalg.svd(keras.ops.convert_to_numpy(layer.layer.kernel).reshape(
+        -1, layer.layer.kernel.shape[-1]), compute_uv=False)[0] for layer in wrapped]
+    for _ in range(20):  # each training-mode call runs one power iteration and rescales
+        discriminator(images, training=True)
+    for layer, sigma_before in zip(wrapped, before):
+        kernel = keras.ops.convert_to_numpy(layer.layer.kernel)
+        sigma = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+        assert sigma < 1.05 and sigma_before != pytest.approx(sigma, abs=0.05), layer.name
+
+
+def test_spectral_norm_copy_starts_from_the_same_weights_and_outputs():
+    discriminator = davoodi_discriminator(image_size=TINY)
+    from cxr_keras.models import with_spectral_norm
+
+    wrapped = with_spectral_norm(discriminator)
+    images = np.random.default_rng(0).uniform(-1, 1, (2, TINY, TINY, 1)).astype("float32")
+    np.testing.assert_allclose(wrapped(images), discriminator(images), rtol=1e-5, atol=1e-6)
+
+
+def test_match_input_channels_repeats_grayscale_only_for_three_channel_models():
+    from cxr_keras.models import match_input_channels
+
+    gray = np.random.default_rng(0).uniform(-1, 1, (2, 8, 8, 1)).astype("float32")
+    rgb_model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten()])
+    gray_model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten()])
+    converted = match_input_channels(gray, rgb_model)
+    assert converted.shape == (2, 8, 8, 3) and np.all(converted == gray)
+    assert match_input_channels(gray, gray_model) is gray
+    with pytest.raises(ValueError, match=r"takes 1 channel\(s\)"):
+        match_input_channels(converted, gray_model)

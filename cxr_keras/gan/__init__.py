@@ -10,8 +10,10 @@ from cxr_keras.gan.callbacks import (
     StopOnNonFinite,
 )
 from cxr_keras.gan.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
+from cxr_keras.gan.fit import train_gan
 from cxr_keras.gan.generate import latent_vectors, sample_grid_figure, write_generated_pngs
-from cxr_keras.gan.training import GAN, ConditionalGAN, train_gan
+from cxr_keras.gan.options import TrainingOptions, split_recipe
+from cxr_keras.gan.training import GAN, ConditionalGAN
 
 __all__ = [
     "GAN",
@@ -23,11 +25,13 @@ __all__ = [
     "SampleGrid",
     "ShuffledBatches",
     "StopOnNonFinite",
+    "TrainingOptions",
     "latent_vectors",
     "latest_checkpoint",
     "restore_checkpoint",
     "sample_grid_figure",
     "save_checkpoint",
+    "split_recipe",
     "train_gan",
     "write_generated_pngs",
 ]

@@ -2,7 +2,9 @@
 
 A checkpoint is a folder ``epoch-NNNN`` holding ``generator.weights.h5``,
 ``discriminator.weights.h5``, ``state.npz`` (optimizer variables, iteration counts included,
-the GAN's ``SeedGenerator`` state and those of the models' own layers, such as dropout) and
+the GAN's ``SeedGenerator`` state, those of the models' own layers such as dropout and, when
+those options are on, the EMA generator's weights, the augmentation probability with its
+adaptive accumulators and the augmentation seed; see :func:`resumable_state`) and
 ``meta.json``. It is written into a hidden temporary folder and renamed into place, so a crash
 mid-save leaves the previous checkpoint intact.
 
@@ -66,6 +68,14 @@ def _optimizer_arrays(prefix: str, optimizer) -> dict[str, np.ndarray]:
     return {f"{prefix}/{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
 
 
+def resumable_state(gan) -> dict:
+    """Variables of ``gan`` beyond the models and optimizers that a checkpoint holds, by key."""
+    state = {"seed_state": gan.seed_generator.state}
+    for part in (getattr(gan, "augmenter", None), getattr(gan, "generator_average", None)):
+        state.update(part.state() if part is not None else {})
+    return state
+
+
 def save_checkpoint(gan, directory: str | os.PathLike, epoch: int) -> Path:
     """Save ``gan`` after ``epoch`` completed epochs; return the checkpoint folder."""
     directory = Path(directory)
@@ -78,7 +88,8 @@ def save_checkpoint(gan, directory: str | os.PathLike, epoch: int) -> Path:
         arrays = {**_optimizer_arrays("d_optimizer", gan.d_optimizer),
                   **_optimizer_arrays("g_optimizer", gan.g_optimizer),
                   **_layer_seed_arrays(gan),
-                  "seed_state": np.asarray(gan.seed_generator.state.numpy())}
+                  **{key: np.asarray(variable.numpy())
+                     for key, variable in resumable_state(gan).items()}}
         np.savez(tmp / "state.npz", **arrays)
         write_json(tmp / "meta.json", {"epoch": int(epoch), "class": type(gan).__name__,
                                        "latent_dim": gan.latent_dim})
@@ -113,6 +124,24 @@ def _restore_optimizer(optimizer, arrays, prefix: str, path: Path) -> None:
         variable.assign(value)
 
 
+def _restore_state(gan, arrays, path: Path) -> None:
+    state = resumable_state(gan)
+    saved = {key for key in arrays.files
+             if not key.startswith(("d_optimizer/", "g_optimizer/", "layer_seeds/"))}
+    missing, extra = sorted(set(state) - saved), sorted(saved - set(state))
+    if missing or extra:
+        raise ValueError(
+            f"checkpoint {path} was saved with other training options (missing "
+            f"{missing or 'nothing'}, unexpected {extra or 'nothing'}); compile the GAN with the "
+            "recipe it was trained with (augment, ema_decay), or start a new out_dir"
+        )
+    for key, variable in state.items():
+        if tuple(arrays[key].shape) != tuple(variable.shape):
+            raise ValueError(f"checkpoint {path}: {key} has shape {arrays[key].shape}, the GAN "
+                             f"expects {tuple(variable.shape)}; the models differ from the saved ones")
+        variable.assign(arrays[key])
+
+
 def restore_checkpoint(gan, path: str | os.PathLike) -> int:
     """Load a checkpoint folder into a compiled ``gan``; return its epoch."""
     path = Path(path)
@@ -129,7 +158,7 @@ def restore_checkpoint(gan, path: str | os.PathLike) -> int:
     with np.load(path / "state.npz") as arrays:
         _restore_optimizer(gan.d_optimizer, arrays, "d_optimizer", path)
         _restore_optimizer(gan.g_optimizer, arrays, "g_optimizer", path)
-        gan.seed_generator.state.assign(arrays["seed_state"])
+        _restore_state(gan, arrays, path)
         _restore_layer_seeds(gan, arrays, path)
     return checkpoint_epoch(path)
 

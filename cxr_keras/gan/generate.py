@@ -38,6 +38,16 @@ def latent_vectors(n: int, latent_dim: int, distribution: str = "normal", seed: 
     return z.astype("float32")
 
 
+def in_batches(generate, z, labels, batch_size: int) -> np.ndarray:
+    """``generate(z_batch, label_batch)`` over ``z`` (labels may be None) as one float32 array."""
+    chunks = []
+    for start in range(0, len(z), batch_size):
+        batch_labels = None if labels is None else labels[start:start + batch_size]
+        images = generate(z[start:start + batch_size], batch_labels)
+        chunks.append(np.asarray(images, dtype="float32"))
+    return np.concatenate(chunks, axis=0)
+
+
 def _images_from_latent(generator_or_gan, z, labels):
     if hasattr(generator_or_gan, "generate_from_latent"):
         return generator_or_gan.generate_from_latent(z, labels, batch_size=len(z))

@@ -1,9 +1,10 @@
 """One GAN training engine for every paper: a ``keras.Model`` whose ``fit()`` trains G and D.
 
 The Keras 2 recipe (compile D, freeze it, compile a combined model, alternate
-``train_on_batch``) silently stops D from learning under Keras 3, because ``trainable`` is
-read when a model is compiled. Here both networks are updated in one ``train_step`` with
-their own optimizers, so nothing depends on freezing:
+``train_on_batch``) relied on ``trainable`` being read when each model is compiled. Keras 3
+reads it at call time, inside each train step, so freezing D for the combined model freezes
+it in D's own ``train_on_batch`` too and D silently stops learning. Here both networks are
+updated in one ``train_step`` with their own optimizers, so nothing depends on freezing:
 
 1. ``d_steps`` discriminator updates on a real batch and a fake batch;
 2. one generator update with the non-saturating loss ``BCE(D(G(z)), 1)`` on the same ``z``.
@@ -17,51 +18,37 @@ Losses are divided by the number of replicas, so under a ``tf.distribute`` strat
 summed replica gradients equal the gradient of the global-batch mean. Latent vectors and
 fake labels are drawn with stateless TensorFlow ops from the model's ``SeedGenerator``,
 with the replica id folded into the seed so replicas draw different noise.
+
+Small-data options (augmentation of D's inputs, an EMA generator, R1; all off by default) are
+:class:`cxr_keras.gan.options.TrainingOptions`. They are tested on one device only.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 from keras import ops
 
-from cxr_keras.gan.batches import ShuffledBatches, run_inputs, training_batches
-from cxr_keras.gan.callbacks import GANCheckpoint, HistoryCSV, SampleGrid, StopOnNonFinite
-from cxr_keras.gan.checkpoint import resume_epoch
-from cxr_keras.gan.generate import check_distribution, latent_vectors
+from cxr_keras.gan.augmentation import DiscriminatorAugment
+from cxr_keras.gan.averaging import GeneratorAverage
+from cxr_keras.gan.generate import check_distribution, in_batches, latent_vectors
+from cxr_keras.gan.options import TrainingOptions
+from cxr_keras.gan.penalty import r1_penalty
+from cxr_keras.gan.steps import (
+    bce_logits,
+    check_built,
+    check_class_prior,
+    check_mixed_precision,
+    discriminator_metrics,
+    label_input,
+    num_replicas,
+    replica_id,
+)
 
 LABEL_SAMPLINGS = ("uniform", "empirical", "batch")
 METRIC_NAMES = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake", "d_x", "d_g_z1", "d_g_z2")
-
-
-def _check_built(model, role: str) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"{role} must be a keras.Model, got {type(model).__name__}")
-    if not model.built or not model.weights:
-        raise ValueError(
-            f"{role} {model.name!r} has no weights yet; build it (e.g. a functional model "
-            "or call it once on a batch) before wrapping it in a GAN"
-        )
-
-
-def _bce_logits(targets, logits):
-    """Per-example binary cross-entropy on logits, averaged over any non-batch axes."""
-    logits = ops.reshape(ops.cast(logits, "float32"), (ops.shape(logits)[0], -1))
-    targets = ops.broadcast_to(ops.cast(targets, "float32"), ops.shape(logits))
-    return ops.mean(ops.binary_crossentropy(targets, logits, from_logits=True), axis=1)
-
-
-def _num_replicas() -> int:
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
-def _replica_id():
-    context = tf.distribute.get_replica_context()
-    return context.replica_id_in_sync_group if context is not None else 0
+AUGMENT_METRICS, R1_METRICS = ("augment_p", "ada_r_t"), ("r1_penalty",)
 
 
 class GAN(keras.Model):
@@ -78,8 +65,8 @@ class GAN(keras.Model):
     def __init__(self, generator, discriminator, latent_dim: int,
                  latent_distribution: str = "normal", seed: int = 0, **kwargs):
         super().__init__(**kwargs)
-        _check_built(generator, "generator")
-        _check_built(discriminator, "discriminator")
+        check_built(generator, "generator")
+        check_built(discriminator, "discriminator")
         check_distribution(latent_distribution)
         if int(latent_dim) <= 0:
             raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
@@ -90,6 +77,7 @@ class GAN(keras.Model):
         self.seed = int(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
+        self.options, self.augmenter, self.generator_average = TrainingOptions(), None, None
         self.built = True
 
     def compile(self, d_optimizer, g_optimizer, label_smoothing: float = 0.0,
@@ -105,7 +93,11 @@ class GAN(keras.Model):
             mixed_precision: wrap both optimizers in ``LossScaleOptimizer``; the models must
                 have been built under the ``mixed_float16`` policy (for GPUs).
             jit_compile: passed to ``keras.Model.compile`` ("auto" uses XLA when possible).
+            **kwargs: fields of :class:`~cxr_keras.gan.options.TrainingOptions` (augment,
+                augment_p, ada_*, ema_*, r1_*; all off by default, documented there) set the
+                small-data options; the rest go to ``keras.Model.compile``.
         """
+        options = TrainingOptions.pop_from(kwargs)
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         if instance_noise < 0.0:
@@ -115,29 +107,36 @@ class GAN(keras.Model):
         if d_optimizer is g_optimizer:
             raise ValueError("d_optimizer and g_optimizer must be two separate optimizer objects")
         if mixed_precision:
-            self._check_mixed_precision_models()
+            check_mixed_precision(self.generator, self.discriminator)
             d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
             g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
         super().compile(jit_compile=jit_compile, **kwargs)
-        self.d_optimizer = d_optimizer
-        self.g_optimizer = g_optimizer
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
         self.label_smoothing = float(label_smoothing)
         self.instance_noise = float(instance_noise)
         self.d_steps = int(d_steps)
         self.mixed_precision = bool(mixed_precision)
-        # Build the slots now so a checkpoint can be restored before the first step.
+        # Build the slots and the options' state now, so a checkpoint can be restored at once.
         with self.distribute_strategy.scope():
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.g_optimizer.build(self.generator.trainable_variables)
+            self._set_options(options)
 
-    def _check_mixed_precision_models(self) -> None:
-        for role, model in (("generator", self.generator), ("discriminator", self.discriminator)):
-            if model.compute_dtype != "float16":
-                raise ValueError(
-                    f"mixed_precision=True but the {role} computes in {model.compute_dtype}; "
-                    "call keras.mixed_precision.set_global_policy('mixed_float16') before "
-                    "building the models"
-                )
+    def _set_options(self, options: TrainingOptions) -> None:
+        self.options = options
+        self.augmenter = None if options.augment is None else DiscriminatorAugment(
+            options.augment, options.augment_p, options.ada_target, options.ada_interval,
+            options.ada_ramp_images, seed=self.seed + 1)
+        self.generator_average = None if not options.ema_decay else GeneratorAverage(
+            self.generator, options.ema_decay, options.ema_warmup)
+        extra = ((AUGMENT_METRICS if self.augmenter else ())
+                 + (R1_METRICS if options.r1_gamma else ()))
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES + extra}
+
+    @property
+    def sampling_generator(self) -> keras.Model:
+        """The generator every sample is drawn from: the EMA copy when EMA is on."""
+        return self.generator if self.generator_average is None else self.generator_average.model
 
     @property
     def metrics(self):
@@ -150,7 +149,7 @@ class GAN(keras.Model):
     def _next_seed(self):
         """A fresh stateless seed: the SeedGenerator's next state, offset by the replica id."""
         seed = ops.cast(self.seed_generator.next(), "int32")
-        return seed + ops.cast(ops.stack([0, 7919 * _replica_id()]), "int32")
+        return seed + ops.cast(ops.stack([0, 7919 * replica_id()]), "int32")
 
     def sample_latent(self, batch_size):
         """Draw a ``(batch_size, latent_dim)`` float32 noise batch for training."""
@@ -174,11 +173,35 @@ class GAN(keras.Model):
     def sample_fake_labels(self, real_labels, batch_size):
         """Labels for a fake batch; None for an unconditional GAN."""
 
-    def _generate(self, z, labels, training):
-        return self.generator(z, training=training)
+    def _generate(self, z, labels, training, generator=None):
+        return (generator or self.generator)(z, training=training)
+
+    def _call_discriminator(self, images, labels, training):
+        return self.discriminator(images, training=training)
+
+    def _d_input(self, images):
+        """What D sees of ``images``: augmented (when on), then with instance noise."""
+        images = images if self.augmenter is None else self.augmenter(images)
+        return self._with_instance_noise(images)
 
     def _discriminate(self, images, labels, training):
-        return self.discriminator(self._with_instance_noise(images), training=training)
+        return self._call_discriminator(self._d_input(images), labels, training)
+
+    def _real_logits(self, real, labels):
+        """D's logits on the real batch and the R1 term for D's loss (0 when off or not due)."""
+        gamma, every = self.options.r1_gamma, self.options.r1_every
+        inputs = self._d_input(real)
+
+        def plain():
+            return self._call_discriminator(inputs, labels, True), ops.zeros(())
+
+        def penalized():  # lazy R1: every `every` D steps, weighted by `every`
+            return r1_penalty(lambda x: self._call_discriminator(x, labels, True), inputs,
+                              gamma * every)
+
+        if not gamma or every == 1:
+            return penalized() if gamma else plain()
+        return ops.cond(ops.equal(self.d_optimizer.iterations % every, 0), penalized, plain)
 
     # ----- training ------------------------------------------------------------------
     def _apply(self, optimizer, loss, tape, variables):
@@ -190,7 +213,7 @@ class GAN(keras.Model):
         real, real_labels = self._split_batch(data)
         real = ops.cast(real, self.discriminator.compute_dtype)
         batch_size = ops.shape(real)[0]
-        replicas = _num_replicas()
+        replicas = num_replicas()
         real_target = 1.0 - self.label_smoothing
 
         for _ in range(self.d_steps):
@@ -198,32 +221,30 @@ class GAN(keras.Model):
             fake_labels = self.sample_fake_labels(real_labels, batch_size)
             fake = self._generate(z, fake_labels, training=True)
             with tf.GradientTape() as tape:
-                real_logits = self._discriminate(real, real_labels, training=True)
+                real_logits, r1 = self._real_logits(real, real_labels)
                 fake_logits = self._discriminate(fake, fake_labels, training=True)
-                d_loss = ops.mean(_bce_logits(real_target, real_logits)
-                                  + _bce_logits(0.0, fake_logits))
-                scaled = self.d_optimizer.scale_loss(d_loss / replicas)
+                d_loss = ops.mean(bce_logits(real_target, real_logits)
+                                  + bce_logits(0.0, fake_logits))
+                scaled = self.d_optimizer.scale_loss((d_loss + r1) / replicas)
             self._apply(self.d_optimizer, scaled, tape,
                         self.discriminator.trainable_variables)
 
         with tf.GradientTape() as tape:
             fake = self._generate(z, fake_labels, training=True)
             after_logits = self._discriminate(fake, fake_labels, training=True)
-            g_loss = ops.mean(_bce_logits(1.0, after_logits))
+            g_loss = ops.mean(bce_logits(1.0, after_logits))
             scaled = self.g_optimizer.scale_loss(g_loss / replicas)
         self._apply(self.g_optimizer, scaled, tape, self.generator.trainable_variables)
+        if self.generator_average is not None:
+            self.generator_average.update(self.g_optimizer.iterations)
 
-        real_p = ops.sigmoid(ops.cast(real_logits, "float32"))
-        fake_p = ops.sigmoid(ops.cast(fake_logits, "float32"))
-        values = {
-            "d_loss": d_loss,
-            "g_loss": g_loss,
-            "d_acc_real": ops.mean(ops.cast(real_p > 0.5, "float32")),
-            "d_acc_fake": ops.mean(ops.cast(fake_p < 0.5, "float32")),
-            "d_x": ops.mean(real_p),
-            "d_g_z1": ops.mean(fake_p),
-            "d_g_z2": ops.mean(ops.sigmoid(ops.cast(after_logits, "float32"))),
-        }
+        values = {"d_loss": d_loss, "g_loss": g_loss,
+                  **discriminator_metrics(real_logits, fake_logits, after_logits)}
+        if self.augmenter is not None:
+            values["ada_r_t"] = self.augmenter.observe(real_logits, batch_size * replicas)
+            values["augment_p"] = self.augmenter.probability
+        if self.options.r1_gamma:
+            values["r1_penalty"] = r1
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -250,20 +271,9 @@ class GAN(keras.Model):
         z = np.asarray(z, dtype="float32")
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"z must have shape (n, {self.latent_dim}), got {z.shape}")
-        chunks = []
-        for start in range(0, len(z), int(batch_size)):
-            stop = start + int(batch_size)
-            batch_labels = None if labels is None else labels[start:stop]
-            images = self._generate(ops.convert_to_tensor(z[start:stop]), batch_labels,
-                                    training=False)
-            chunks.append(ops.convert_to_numpy(ops.cast(images, "float32")))
-        return np.concatenate(chunks, axis=0)
-
-
-def _label_input(model, labels):
-    """Shape int labels ``(batch,)`` as the model's label input, ``(batch,)`` or ``(batch, 1)``."""
-    rank = len(model.inputs[1].shape)
-    return ops.reshape(labels, (-1,) + (1,) * (rank - 1))
+        return in_batches(lambda z_batch, label_batch: self._generate(
+            ops.convert_to_tensor(z_batch), label_batch, training=False,
+            generator=self.sampling_generator), z, labels, int(batch_size))
 
 
 class ConditionalGAN(GAN):
@@ -291,22 +301,7 @@ class ConditionalGAN(GAN):
             )
         self.num_classes = int(num_classes)
         self.label_sampling = label_sampling
-        self.class_prior = self._check_prior(class_prior)
-
-    def _check_prior(self, class_prior):
-        if self.label_sampling != "empirical":
-            if class_prior is not None:
-                raise ValueError("class_prior is only used with label_sampling='empirical'")
-            return None
-        if class_prior is None:
-            raise ValueError("label_sampling='empirical' needs class_prior (one weight per class)")
-        prior = np.asarray(class_prior, dtype="float64").ravel()
-        if prior.shape != (self.num_classes,) or np.any(prior < 0) or prior.sum() <= 0:
-            raise ValueError(
-                f"class_prior must be {self.num_classes} non-negative weights with a positive "
-                f"sum, got {class_prior!r}"
-            )
-        return (prior / prior.sum()).astype("float32")
+        self.class_prior = check_class_prior(class_prior, self.num_classes, label_sampling)
 
     def _split_batch(self, data):
         if not isinstance(data, (tuple, list)) or len(data) < 2:
@@ -329,13 +324,13 @@ class ConditionalGAN(GAN):
                                                 dtype="int32")
         return ops.reshape(draws, (-1,))
 
-    def _generate(self, z, labels, training):
-        return self.generator([z, _label_input(self.generator, labels)], training=training)
+    def _generate(self, z, labels, training, generator=None):
+        generator = generator or self.generator
+        return generator([z, label_input(generator, labels)], training=training)
 
-    def _discriminate(self, images, labels, training):
-        return self.discriminator(
-            [self._with_instance_noise(images), _label_input(self.discriminator, labels)],
-            training=training)
+    def _call_discriminator(self, images, labels, training):
+        return self.discriminator([images, label_input(self.discriminator, labels)],
+                                  training=training)
 
     def generate(self, n: int, seed: int | None = None, batch_size: int = 64, labels=None):
         """Return ``n`` images for ``labels`` (an int for all, or ``n`` ints; default: cycle)."""
@@ -353,48 +348,3 @@ class ConditionalGAN(GAN):
             raise ValueError(f"labels must be in [0, {self.num_classes}), got {np.unique(labels)}")
         return super().generate_from_latent(z, labels, batch_size)
 
-
-def train_gan(gan: GAN, dataset, epochs: int, out_dir, *, resume: bool = True,
-              sample_every: int | None = 1, checkpoint_every: int = 1, keep: int = 2,
-              verbose="auto", callbacks=(), strategy=None, batch_size: int = 32,
-              seed: int | None = None, fingerprint=None) -> pd.DataFrame:
-    """Train a compiled ``gan`` for ``epochs`` epochs, resumably; return the history.
-
-    ``dataset``: an images array or ``(images, labels)`` arrays (batched in an order drawn
-    from ``seed``, default ``gan.seed``, and the epoch, so a resume sees the batches of an
-    uninterrupted run), a ``ShuffledBatches`` or a ``tf.data.Dataset``. Writes
-    ``out_dir/history.csv``, ``out_dir/samples/epoch-NNNN.png`` every ``sample_every`` epochs
-    (None or 0: none) and ``out_dir/checkpoints/epoch-NNNN`` every ``checkpoint_every``
-    epochs (the ``keep`` newest kept). With ``resume=True`` a rerun restores G, D, both
-    optimizers and the noise state from the newest readable checkpoint and goes on.
-    ``fingerprint`` maps what made the run (recipe, data digest, parameters but ``epochs``)
-    to values; checkpoints of other inputs raise ``StaleArtefactError`` (see
-    :func:`~cxr_keras.gan.checkpoint.resume_epoch`). ``strategy``, when given, must be the
-    ``tf.distribute`` strategy under whose ``scope()`` the GAN and its models were built.
-    """
-    if int(epochs) < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if not hasattr(gan, "d_optimizer"):
-        raise ValueError("compile the GAN (gan.compile(d_optimizer, g_optimizer)) before train_gan")
-    if strategy is not None and gan.distribute_strategy is not strategy:
-        raise ValueError(
-            "the GAN was not built under the given strategy; build the generator, the "
-            "discriminator and the GAN inside `with strategy.scope():`"
-        )
-    out_dir = Path(out_dir)
-    checkpoint_dir = out_dir / "checkpoints"
-    history = HistoryCSV(out_dir / "history.csv")
-    batches = training_batches(dataset, batch_size, gan.seed if seed is None else seed)
-    inputs = run_inputs(gan, batches, fingerprint)
-    initial_epoch = resume_epoch(gan, checkpoint_dir, int(epochs), inputs, resume)
-    run_callbacks = [StopOnNonFinite(checkpoint_dir), history]
-    if sample_every:
-        run_callbacks.append(SampleGrid(out_dir / "samples", every=sample_every))
-    run_callbacks += [GANCheckpoint(checkpoint_dir, every=checkpoint_every, keep=keep), *callbacks]
-    if initial_epoch < int(epochs):
-        if isinstance(batches, ShuffledBatches):
-            batches.start_at(initial_epoch)
-        gan.fit(batches, epochs=int(epochs), initial_epoch=initial_epoch, verbose=verbose,
-                callbacks=run_callbacks, shuffle=False)
-    frame = history.read()
-    return frame[frame["epoch"] <= int(epochs)].reset_index(drop=True)

@@ -15,12 +15,14 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import keras
+import numpy as np
 
+from cxr_keras.metrics.conversions import to_rgb
 from cxr_keras.models import davoodi, kora_venu, ng_gubbi, salehinejad
 from cxr_keras.models.classifiers import davoodi_cnn, kora_venu_cnn, salehinejad_dcnn
 from cxr_keras.models.davoodi import davoodi_discriminator, davoodi_generator
 from cxr_keras.models.kora_venu import kora_venu_discriminator, kora_venu_generator
-from cxr_keras.models.layers import TapSumConv2D
+from cxr_keras.models.layers import TapSumConv2D, with_spectral_norm
 from cxr_keras.models.ng_gubbi import (
     ng_gubbi_conditional_discriminator,
     ng_gubbi_conditional_generator,
@@ -60,12 +62,15 @@ GAN_ARCHITECTURES: dict[str, GanSpec] = {
 
 
 def build_gan_pair(name: str, image_size: int | None = None, channels: int | None = None,
-                   **kwargs) -> tuple[keras.Model, keras.Model]:
+                   spectral_norm: bool = False, **kwargs) -> tuple[keras.Model, keras.Model]:
     """Build ``(generator, discriminator)`` of the paper ``name`` (a key of GAN_ARCHITECTURES).
 
-    ``image_size`` and ``channels`` default to the paper's. Other keyword arguments go to the
-    builder(s) that accept them, e.g. ``variant="paper"`` (Kora Venu, both networks),
-    ``latent_dim`` (generator only), ``num_classes`` (``ng_gubbi_cgan``, both networks).
+    ``image_size`` and ``channels`` default to the paper's; every pair builds at
+    ``channels=1`` (grayscale X-rays). ``spectral_norm=True`` wraps the discriminator's
+    convolutions and dense layers in ``keras.layers.SpectralNormalization`` (Miyato et al.,
+    2018; off by default). Other keyword arguments go to the builder(s) that accept them, e.g.
+    ``variant="paper"`` (Kora Venu, both networks), ``latent_dim`` (generator only),
+    ``num_classes`` (``ng_gubbi_cgan``, both networks).
     """
     if name not in GAN_ARCHITECTURES:
         raise KeyError(f"unknown GAN architecture {name!r}; choose from {sorted(GAN_ARCHITECTURES)}")
@@ -84,13 +89,33 @@ def build_gan_pair(name: str, image_size: int | None = None, channels: int | Non
         builder(**shared, **{key: value for key, value in kwargs.items() if key in names})
         for builder, names in zip(builders, accepted)
     )
-    return generator, discriminator
+    return generator, (with_spectral_norm(discriminator) if spectral_norm else discriminator)
+
+
+def match_input_channels(images, model: keras.Model) -> np.ndarray:
+    """``images`` (NHWC) with their one grayscale channel repeated when ``model`` takes 3.
+
+    For a classifier built for RGB input fed grayscale (or generated grayscale) images; the
+    Inception features do the same through :func:`cxr_keras.metrics.conversions.to_rgb`.
+    """
+    wanted = model.input_shape[-1]
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == wanted:
+        return images
+    if wanted != 3:
+        raise ValueError(
+            f"{model.name!r} takes {wanted} channel(s) but images have shape {images.shape}; "
+            "only 1 -> 3 channels is converted"
+        )
+    return to_rgb(images)
 
 
 __all__ = [
     "GAN_ARCHITECTURES", "GanSpec", "LatentSpec", "TapSumConv2D", "build_gan_pair",
     "davoodi_cnn", "davoodi_discriminator", "davoodi_generator", "kora_venu_cnn",
-    "kora_venu_discriminator", "kora_venu_generator", "ng_gubbi_conditional_discriminator",
+    "kora_venu_discriminator", "kora_venu_generator", "match_input_channels",
+    "ng_gubbi_conditional_discriminator",
     "ng_gubbi_conditional_generator", "ng_gubbi_discriminator", "ng_gubbi_generator",
     "salehinejad_dcnn", "salehinejad_discriminator", "salehinejad_generator",
+    "with_spectral_norm",
 ]

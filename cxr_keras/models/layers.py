@@ -57,6 +57,26 @@ def power_of_two_steps(image_size: int, start_size: int, builder: str) -> int:
     return int(steps)
 
 
+def with_spectral_norm(model: keras.Model, power_iterations: int = 1) -> keras.Model:
+    """A copy of ``model`` whose Conv2D and Dense layers are wrapped in SpectralNormalization.
+
+    The copy starts from ``model``'s weights. Each training-mode call runs
+    ``power_iterations`` power iterations and rescales the kernels to spectral norm about 1.
+    """
+    def wrap(layer):
+        clone = layer.__class__.from_config(layer.get_config())
+        if isinstance(layer, (layers.Conv2D, layers.Dense)):
+            return layers.SpectralNormalization(clone, power_iterations=power_iterations,
+                                                name=f"{layer.name}_sn")
+        return clone
+
+    wrapped = keras.models.clone_model(model, clone_function=wrap)
+    for source, target in zip(model.layers, wrapped.layers):
+        inner = getattr(target, "layer", target)
+        inner.set_weights(source.get_weights())
+    return wrapped
+
+
 class TapSumConv2D(layers.Conv2D):
     """A stride-1 ``Conv2D`` computed as one matmul plus a shift-and-add of its kernel taps.
 

@@ -3,13 +3,17 @@
 Run as a script: ``python tests/scripts/tiny_gan.py OUT_DIR --epochs 8 --epoch-sleep 0.3``
 trains a tiny GAN with ``train_gan`` (resuming when OUT_DIR holds checkpoints) and writes
 ``OUT_DIR/train_begin.npz`` with the generator weights and optimizer iteration counts at
-the start of ``fit``, i.e. right after any restore.
+the start of ``fit``, i.e. right after any restore (and, for ``--compile '{"ema_decay": 0.9}'``
+style options, the EMA generator's weights as ``ema_N`` and the augmentation ``augment_p``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -94,12 +98,34 @@ class _RecordTrainBegin(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         gan = self.model
+        extra = {}
+        if gan.generator_average is not None:
+            extra = {f"ema_{i}": w for i, w in enumerate(gan.sampling_generator.get_weights())}
+        if gan.augmenter is not None:
+            extra["augment_p"] = gan.augmenter.probability.numpy()
         np.savez(self.path, *gan.generator.get_weights(),
                  d_iterations=int(gan.d_optimizer.iterations.numpy()),
-                 g_iterations=int(gan.g_optimizer.iterations.numpy()))
+                 g_iterations=int(gan.g_optimizer.iterations.numpy()), **extra)
 
     def on_epoch_end(self, epoch, logs=None):
         time.sleep(self.sleep)
+
+
+def kill_after_checkpoint(command, env, checkpoint_dir: Path, epoch: int = 2,
+                          timeout: float = 90) -> None:
+    """Start ``command``, wait for a checkpoint of at least ``epoch``, then kill -9 it."""
+    from cxr_keras.gan import latest_checkpoint
+
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while (latest_checkpoint(checkpoint_dir) or (0,))[0] < epoch:
+            assert process.poll() is None, process.stdout.read().decode()[-2000:]
+            assert time.monotonic() < deadline, f"no checkpoint for epoch {epoch} in {timeout} s"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
 
 
 def main(argv=None) -> None:
@@ -107,10 +133,12 @@ def main(argv=None) -> None:
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--epoch-sleep", type=float, default=0.0)
+    parser.add_argument("--compile", type=json.loads, default={},
+                        help="JSON dict of extra GAN.compile options (a training recipe)")
     args = parser.parse_args(argv)
     from cxr_keras.gan import train_gan
 
-    gan = tiny_gan()
+    gan = tiny_gan(**args.compile)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     record = _RecordTrainBegin(args.out_dir / "train_begin.npz", args.epoch_sleep)
     history = train_gan(gan, stripes(64), args.epochs, args.out_dir, sample_every=None,

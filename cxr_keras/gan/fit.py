@@ -1,0 +1,63 @@
+"""``train_gan``: train a compiled GAN into a folder, resumably and exactly.
+
+The run's folder holds ``history.csv``, sample grids and checkpoints; a rerun of the same call
+continues from the newest readable checkpoint with the batches and noise an uninterrupted run
+would have seen, and refuses checkpoints made from other inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from cxr_keras.gan.batches import ShuffledBatches, run_inputs, training_batches
+from cxr_keras.gan.callbacks import GANCheckpoint, HistoryCSV, SampleGrid, StopOnNonFinite
+from cxr_keras.gan.checkpoint import resume_epoch
+from cxr_keras.gan.training import GAN
+
+
+def train_gan(gan: GAN, dataset, epochs: int, out_dir, *, resume: bool = True,
+              sample_every: int | None = 1, checkpoint_every: int = 1, keep: int = 2,
+              verbose="auto", callbacks=(), strategy=None, batch_size: int = 32,
+              seed: int | None = None, fingerprint=None) -> pd.DataFrame:
+    """Train a compiled ``gan`` for ``epochs`` epochs, resumably; return the history.
+
+    ``dataset``: an images array or ``(images, labels)`` arrays (batched in an order drawn
+    from ``seed``, default ``gan.seed``, and the epoch, so a resume sees the batches of an
+    uninterrupted run), a ``ShuffledBatches`` or a ``tf.data.Dataset``. Writes
+    ``out_dir/history.csv``, ``out_dir/samples/epoch-NNNN.png`` every ``sample_every`` epochs
+    (None or 0: none) and ``out_dir/checkpoints/epoch-NNNN`` every ``checkpoint_every``
+    epochs (the ``keep`` newest kept). With ``resume=True`` a rerun restores G, D, both
+    optimizers and the noise state from the newest readable checkpoint and goes on.
+    ``fingerprint`` maps what made the run (recipe, data digest, parameters but ``epochs``)
+    to values; checkpoints of other inputs raise ``StaleArtefactError`` (see
+    :func:`~cxr_keras.gan.checkpoint.resume_epoch`). ``strategy``, when given, must be the
+    ``tf.distribute`` strategy under whose ``scope()`` the GAN and its models were built.
+    """
+    if int(epochs) < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if not hasattr(gan, "d_optimizer"):
+        raise ValueError("compile the GAN (gan.compile(d_optimizer, g_optimizer)) before train_gan")
+    if strategy is not None and gan.distribute_strategy is not strategy:
+        raise ValueError(
+            "the GAN was not built under the given strategy; build the generator, the "
+            "discriminator and the GAN inside `with strategy.scope():`"
+        )
+    out_dir = Path(out_dir)
+    checkpoint_dir = out_dir / "checkpoints"
+    history = HistoryCSV(out_dir / "history.csv")
+    batches = training_batches(dataset, batch_size, gan.seed if seed is None else seed)
+    inputs = run_inputs(gan, batches, fingerprint)
+    initial_epoch = resume_epoch(gan, checkpoint_dir, int(epochs), inputs, resume)
+    run_callbacks = [StopOnNonFinite(checkpoint_dir), history]
+    if sample_every:
+        run_callbacks.append(SampleGrid(out_dir / "samples", every=sample_every))
+    run_callbacks += [GANCheckpoint(checkpoint_dir, every=checkpoint_every, keep=keep), *callbacks]
+    if initial_epoch < int(epochs):
+        if isinstance(batches, ShuffledBatches):
+            batches.start_at(initial_epoch)
+        gan.fit(batches, epochs=int(epochs), initial_epoch=initial_epoch, verbose=verbose,
+                callbacks=run_callbacks, shuffle=False)
+    frame = history.read()
+    return frame[frame["epoch"] <= int(epochs)].reset_index(drop=True)
