@@ -194,6 +194,35 @@ def plot_gan_history(history_frame):
     return fig
 
 
+def plot_validation_curves(histories, metric: str = "val_balanced_accuracy"):
+    """Mean validation accuracy per epoch for each training set (Salehinejad's Figure 5), with
+    a ±1 std band (clipped to [0, 1] for accuracies).
+
+    ``histories`` has columns ``dataset``, ``run``, ``epoch`` and ``metric``. The default is
+    the balanced validation accuracy, which is what the paper's curve shows: its validation
+    set had equal images per class.
+    """
+    missing = {"dataset", "run", "epoch", metric} - set(histories.columns)
+    if missing:
+        raise ValueError(f"histories lack columns {sorted(missing)}; pass run_dcnn_experiment's histories")
+    figure = Figure(figsize=(6, 4))
+    axis = figure.add_subplot()
+    for dataset, frame in histories.groupby("dataset", sort=False):
+        stats = frame.groupby("epoch")[metric].agg(["mean", "std"]).fillna({"std": 0.0})
+        axis.plot(stats.index, stats["mean"], label=dataset)
+        low, high = stats["mean"] - stats["std"], stats["mean"] + stats["std"]
+        if "accuracy" in metric:
+            low, high = low.clip(lower=0.0), high.clip(upper=1.0)
+        axis.fill_between(stats.index, low, high, alpha=0.25)
+    name = {"val_accuracy": "validation accuracy",
+            "val_balanced_accuracy": "balanced validation accuracy"}.get(metric, metric.replace("_", " "))
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(name)
+    axis.set_title(f"{name.capitalize()} during DCNN training (mean ± std over runs)")
+    axis.legend()
+    return figure
+
+
 def _tpr_on_grid(label: int, grid: np.ndarray):
     def tpr(y_true, y_prob):
         is_positive = y_true == label
