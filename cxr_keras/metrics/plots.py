@@ -8,9 +8,11 @@ any backend (Agg included), keeps no global state and displays once in a noteboo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.image import imread
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from cxr_keras.metrics.classification import (
@@ -191,6 +193,21 @@ def plot_gan_history(history_frame):
             ax.plot(x, history_frame[column], label=column)
         ax.set(title=title, xlabel="epoch")
         ax.legend(fontsize=8)
+    return fig
+
+
+def plot_sample_progression(paths: Sequence):
+    """Sample grids saved during GAN training (``samples/epoch-NNNN.png``), one row each,
+    titled with its epoch: how the generator's images changed."""
+    if not paths:
+        raise ValueError("no sample grids to show; train with train_gan(sample_every=...)")
+    fig, axes = new_figure(len(paths), 1, cell_size=3.0, squeeze=False)
+    fig.set_size_inches(8, 2.2 * len(paths))
+    for ax, path in zip(axes[:, 0], paths):
+        epoch = Path(path).stem.split("-")[-1].lstrip("0") or "0"
+        ax.imshow(imread(path))
+        ax.set_title(f"epoch {epoch}", fontsize=9)
+        ax.axis("off")
     return fig
 
 

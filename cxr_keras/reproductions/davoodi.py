@@ -103,10 +103,12 @@ def train_class_gans(
     fid_model=None,
     is_classifier=None,
     seed: int = 0,
+    sample_every: int | None = None,
 ):
-    """One DCGAN per class (:func:`per_class_gan.train_per_class_gans`), with FID/IS logged
-    every ``quality_every`` epochs (0: never) to ``out_dir/<class>/quality.csv`` against
-    that class's training images, with as many generated images.
+    """One DCGAN per class (:func:`per_class_gan.train_per_class_gans`, sample grids every
+    ``sample_every`` epochs), with FID/IS logged every ``quality_every`` epochs (0: never) to
+    ``out_dir/<class>/quality.csv`` against that class's training images, with as many
+    generated images.
 
     Returns (GANs by class, stacked training history, stacked quality log or None).
     """
@@ -121,7 +123,7 @@ def train_class_gans(
     gans, history = train_per_class_gans(
         images, lambda name: build_dcgan(images[name].shape[1], seed=seed + names.index(name)),
         epochs, out_dir, batch_size, seed=seed,
-        callbacks=quality_logger if quality_every else None)
+        callbacks=quality_logger if quality_every else None, sample_every=sample_every)
     logs = [pd.read_csv(path).assign(**{"class": name}) for name in names
             if (path := Path(out_dir) / class_folder(name) / "quality.csv").is_file()]
     return gans, history, pd.concat(logs, ignore_index=True) if logs else None
