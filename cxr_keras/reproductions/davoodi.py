@@ -26,6 +26,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import StratifiedKFold
 
 from cxr_keras.classifier_training import train_or_load_classifier
 from cxr_keras.data import DavoodiCovidDataset, PhantomDataset
@@ -131,8 +132,6 @@ def train_class_gans(
 
 def cv_folds(y: np.ndarray, n_splits: int = 4, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified ``n_splits``-fold (train indices, validation indices), shuffled with ``seed``."""
-    from sklearn.model_selection import StratifiedKFold
-
     y = np.asarray(y)
     smallest = np.bincount(y).min() if len(y) else 0
     if smallest < n_splits:

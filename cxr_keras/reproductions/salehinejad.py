@@ -23,6 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
+from sklearn.metrics import recall_score
 
 from cxr_keras.classifier_training import (
     BALANCED_ACCURACY,
@@ -91,8 +92,6 @@ def training_sets(
 def per_class_accuracy(y_true, y_pred, num_classes: int) -> np.ndarray:
     """Table 1's row in %: recall of each class (NaN when absent from the test set), then
     their mean as the total."""
-    from sklearn.metrics import recall_score
-
     y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
     recall = recall_score(y_true, y_pred, labels=np.arange(num_classes), average=None,
                           zero_division=np.nan) * 100.0
