@@ -22,9 +22,10 @@ from cxr_keras.metrics.plots import plot_gan_history, plot_sample_progression
 from cxr_keras.reproductions.verdicts import caveat_lines, claim_lines
 
 
-def show_figure(name: str, figure, figures_dir: str | os.PathLike) -> Path:
+def show_figure(name: str, figure, figures_dir: str | os.PathLike) -> None:
     """Save ``figure`` atomically as ``figures_dir/<name>.png``, display that PNG inline and
-    close the figure (so pyplot does not show it a second time); returns the path."""
+    close the figure (so pyplot does not show it a second time). Returns None, so a cell
+    ending in this call shows the image only."""
     if not re.fullmatch(r"[\w.-]+", str(name)):
         raise ValueError(f"figure name {name!r} must be a file name (letters, digits, _ . -)")
     path = save_figure(Path(figures_dir) / f"{name}.png", figure)
@@ -32,7 +33,6 @@ def show_figure(name: str, figure, figures_dir: str | os.PathLike) -> Path:
 
     plt.close(figure)
     display(Image(filename=str(path)))
-    return path
 
 
 def show_gan_training(run_dir: str | os.PathLike, name: str, figures_dir: str | os.PathLike,
