@@ -10,6 +10,7 @@ from cxr_keras.metrics.plots import (
     plot_image_grid,
     plot_reliability_diagram,
     plot_roc_curves,
+    plot_validation_curves,
 )
 
 
@@ -101,3 +102,20 @@ def test_image_grid_layout_titles_and_fixed_gray_scale():
     assert drawn[0].images[0].get_clim() == (0, 255)
     with pytest.raises(ValueError, match="3 titles for 10 images"):
         plot_image_grid(images, titles=["a", "b", "c"])
+
+
+def test_validation_curve_has_one_line_per_dataset_and_a_band_inside_0_1():
+    histories = pd.DataFrame({
+        "dataset": ["DS1"] * 4 + ["DS2"] * 4,
+        "run": [0, 0, 1, 1] * 2,
+        "epoch": [1, 2, 1, 2] * 2,
+        "val_balanced_accuracy": [0.1, 0.9, 0.9, 1.0, 0.5, 0.6, 0.7, 0.8],
+    })
+    axis = plot_validation_curves(histories).axes[0]
+    assert [line.get_label() for line in axis.lines] == ["DS1", "DS2"]
+    assert axis.get_title().startswith("Balanced validation accuracy")
+    assert axis.lines[0].get_ydata().tolist() == pytest.approx([0.5, 0.95])
+    band = np.concatenate([c.get_paths()[0].vertices[:, 1] for c in axis.collections])
+    assert band.min() >= 0.0 and band.max() <= 1.0
+    with pytest.raises(ValueError, match="lack columns"):
+        plot_validation_curves(histories.drop(columns="run"))

@@ -4,6 +4,8 @@ import ast
 import json
 
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_notebook
@@ -39,6 +41,41 @@ KEY_OUTPUTS = {
 EXISTING = [paper for paper in pipeline.PAPERS if pipeline.find_notebook(paper) is not None]
 
 
+# A table of numbers each smoke run must fill: (file, value column, low, high, rows expected).
+NUMBERS = {
+    "kermany": ("comparison.csv", "accuracy", 0.0, 1.0, 2),  # the smoke profile's two methods
+    "salehinejad": ("table.csv", "kit_mean", 0.0, 100.0, None),
+    "ng-gubbi": ("table_1_paper_vs_kit.csv", "kit_d_acc_fake", 0.0, 1.0, 10),  # 5 epochs x 2 GANs
+    "davoodi": ("table_4.csv", "value", 0.0, 1.0, 2 * (4 * 4 + 1)),  # 2 train sets, 4 classes
+}
+FIGURE_CALLS = ("show_figure(", "show_gan_training(")
+
+
+def _check_numbers(results, paper):
+    if paper not in NUMBERS:
+        return
+    name, column, low, high, rows = NUMBERS[paper]
+    table = pd.read_csv(results / name)
+    assert rows is None or len(table) == rows, f"{paper}: {name} has {len(table)} rows, not {rows}"
+    values = table[column].dropna()
+    assert len(values) and values.between(low, high).all(), f"{paper}: {name} {column} outside [{low}, {high}]"
+    claims = pd.read_csv(results / "claims.csv")
+    assert len(claims) and np.isfinite(claims["ours"]).all() and claims["held"].isin([True, False]).all()
+    caveats = pd.read_csv(results / "caveats.csv")
+    assert len(caveats) and caveats["ours"].notna().all()
+
+
+def _check_inline_figures(results, paper):
+    """Every cell that makes a figure has an image/png output in the executed copy."""
+    executed = nbformat.read(results / pipeline.find_notebook(paper).name, as_version=4)
+    figure_cells = [cell for cell in executed.cells if cell.cell_type == "code"
+                    and any(call in cell.source for call in FIGURE_CALLS)]
+    assert figure_cells, f"{paper}: no figure cells"
+    for cell in figure_cells:
+        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        assert images, f"{paper}: a figure cell shows no image: {cell.source[:80]!r}"
+
+
 def _run(paper, out, *extra):
     return pipeline.main(["run", paper, "--profile", "smoke", "--out", str(out), *extra])
 
@@ -53,6 +90,8 @@ def _check_results(results, paper):
     if default_weights_path().is_file():
         quality_table = {"kermany": "fid.csv", "davoodi": "gan_quality.csv"}.get(paper)
         assert quality_table is None or (results / quality_table).is_file()
+    _check_numbers(results, paper)
+    _check_inline_figures(results, paper)
     return run
 
 

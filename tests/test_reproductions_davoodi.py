@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cxr_keras.fingerprint import StaleArtefactError
 from cxr_keras.reproductions import davoodi as dav
 
 
@@ -64,6 +65,7 @@ def _stub_inception():
 
 def test_quality_logger_writes_fid_rows_every_k_epochs_and_rewrites_redone_ones(tmp_path, monkeypatch):
     import cxr_keras.metrics
+    from cxr_keras.reproductions import quality_log
 
     # A 768x768 matrix square root takes seconds on a small CPU; the logger's schedule and
     # bookkeeping are under test here, so FID is replaced by a cheap distance of the means
@@ -72,7 +74,7 @@ def test_quality_logger_writes_fid_rows_every_k_epochs_and_rewrites_redone_ones(
         warnings.warn("rank-deficient", cxr_keras.metrics.RankDeficientCovarianceWarning)
         return float(np.linalg.norm(real_features.mean(axis=0) - fake_features.mean(axis=0)))
 
-    monkeypatch.setattr(cxr_keras.metrics, "fid_from_features", mean_distance)
+    monkeypatch.setattr(quality_log, "fid_from_features", mean_distance)
 
     class Generator:  # stands in for the GAN: generate() is all the logger needs
         def generate(self, n, seed=None):
@@ -98,6 +100,9 @@ def test_quality_logger_writes_fid_rows_every_k_epochs_and_rewrites_redone_ones(
     resumed.set_model(Generator())
     resumed.on_epoch_end(3)  # a resumed run redoes epoch 4: its row is replaced, not doubled
     assert pd.read_csv(tmp_path / "quality.csv")["epoch"].tolist() == [2, 4, 5]
+    with pytest.warns(cxr_keras.metrics.RankDeficientCovarianceWarning), \
+            pytest.raises(StaleArtefactError, match="FID log in .* was made from other inputs"):
+        dav.QualityLogger(tmp_path / "quality.csv", real + 1, every=2, epochs=5, n_fake=6)
 
 
 def test_cross_validation_runs_both_train_sets_and_puts_the_paper_beside(tmp_path):
@@ -116,8 +121,13 @@ def test_cross_validation_runs_both_train_sets_and_puts_the_paper_beside(tmp_pat
     assert table.loc[("classic", "bacteria", "f1"), "paper"] == 0.776
     assert ((table["ci_low"] <= table["value"] + 1e-9) & (table["value"] <= table["ci_high"] + 1e-9)).all()
     assert (tmp_path / "synthetic" / "fold-1" / "probabilities.npy").is_file()
-    verdict = dav.claims(folds, result["table"], None)
-    assert verdict["claim"].str.contains("synthetic augmentation").any()
+    claims = dav.claims(folds, result["table"], None).set_index("claim")
+    gain = claims.loc["synthetic augmentation raises total test accuracy"]
+    totals = result["table"].set_index(["train_set", "class", "metric"])["value"]
+    assert gain["ours"] == totals["synthetic", "total", "accuracy"] and gain["paper"] == 0.818
+    assert gain["versus"] == totals["classic", "total", "accuracy"]
+    assert claims.loc["covid has the highest sensitivity (classic)", "paper"] == 0.962
+    assert 0 <= claims.loc["synthetic augmentation is better in most folds", "ours"] <= 1
 
 
 def test_caveats_report_test_resolution_fold_spread_and_sample_realism():
@@ -128,8 +138,13 @@ def test_caveats_report_test_resolution_fold_spread_and_sample_realism():
                           "ci_low": [0.65, 0.5], "ci_high": [0.85, 0.7]})
     rng = np.random.default_rng(0)
     real = {"covid": rng.normal(0, 0.1, (20, 8, 8, 1))}
-    notes = dav.caveats(folds, table, 40, {"covid": rng.uniform(-1, 1, (6, 8, 8, 1))},
-                        real).set_index("factor")["note"]
-    assert "one image is 2.5 points" in notes["test set"] and "classic 20 points" in notes["test set"]
-    assert "classic 0.750 ± 0.071, synthetic 0.600 ± 0.000" in notes["fold to fold"]
-    assert notes["synthetic images"].startswith("6 synthetic images")
+    caveats = dav.caveats(folds, table, 40, {"covid": rng.uniform(-1, 1, (6, 8, 8, 1))}, real)
+    value = caveats.set_index(["quantity", "group"])["ours"]
+    assert value["points of total accuracy one test image is", ""] == 2.5
+    assert value["width of the 95% interval of total accuracy (points)", "classic"] == pytest.approx(20)
+    assert value["mean test accuracy over the folds", "classic"] == pytest.approx(0.75)
+    assert value["std of test accuracy over the folds", "classic"] == pytest.approx(0.0707, abs=1e-4)
+    assert value["std of test accuracy over the folds", "synthetic"] == 0
+    assert value["synthetic images in each fold's augmented training set", ""] == 6
+    assert value["distance ratio", "covid"] > 3  # uniform noise is unlike any real image
+    assert caveats.set_index("quantity").loc["test images", "paper"] == 36

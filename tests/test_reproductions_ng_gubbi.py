@@ -71,8 +71,11 @@ def test_claims_read_the_numbers():
     table = ng.table_1(_history(5))
     agreement = pd.DataFrame({"class": ["all"], "agreement": [0.9], "agreement_low": [0.8],
                               "agreement_high": [0.95], "chance": [1 / 7]})
-    verdict = ng.claims(table, {"ratio": 0.9}, agreement).set_index("claim")["held"]
-    assert verdict.iloc[0] and verdict.iloc[1] and not verdict.iloc[2] and verdict.iloc[3]
+    claims = ng.claims(table, {"ratio": 0.9}, agreement)
+    assert claims["held"].tolist() == [True, True, False, True]
+    assert claims.loc[2, "ours"] == 0.9
+    assert claims.loc[3, ["ours", "ci_low", "ci_high", "versus"]].tolist() == pytest.approx([0.9, 0.8, 0.95, 1 / 7])
+    assert claims.loc[1, "paper"] == 2.46
 
 
 def test_build_gans_and_same_noise_images_share_noise_across_labels():
@@ -91,8 +94,11 @@ def test_caveats_report_training_scale_classifier_reliability_and_missing_test_c
         "class": ["Normal", "Mass", "all"], "n_real": [30, 0, 30], "real_accuracy": [0.5, np.nan, 0.5],
         "real_accuracy_low": [0.3, np.nan, 0.3], "real_accuracy_high": [0.7, np.nan, 0.7],
         "chance": [0.5, 0.5, 0.5]})
-    notes = ng.caveats(agreement, pd.Series({"Normal": 100, "Mass": 28}), gan_epochs=4,
-                       batch_size=64).set_index("factor")["note"]
-    assert notes["GAN training"].startswith("128 training images, 8 optimizer steps")
-    assert "0.50 [0.30, 0.70]" in notes["agreement classifier"]
-    assert "no real test images for Mass" in notes["test set"]
+    caveats = ng.caveats(agreement, pd.Series({"Normal": 100, "Mass": 28}), gan_epochs=4, batch_size=64)
+    rows = caveats.set_index(["quantity", "group"])
+    assert rows.loc[("training images", ""), ["ours", "paper"]].tolist() == [128, 50_000]
+    assert rows.loc[("optimizer steps", ""), ["ours", "paper"]].tolist() == [8, 50 * (50_000 // 128)]
+    assert rows.loc[("training images per class", "Mass"), "ours"] == 28
+    assert rows.loc[("accuracy on real test images", ""), ["ours", "ci_low", "ci_high"]].tolist() == [0.5, 0.3, 0.7]
+    unmeasured = caveats[caveats["factor"] == "test set"]
+    assert unmeasured["group"].tolist() == ["Mass"] and unmeasured["ours"].tolist() == [0]

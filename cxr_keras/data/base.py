@@ -11,13 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-CORE_COLUMNS = ("path", "label", "split", "patient_id")
-SPLITS = ("train", "val", "test")
-ON_ERROR = ("raise", "skip")
+from cxr_keras.data.images import check_image_file, decode_image
+from cxr_keras.data.schema import CORE_COLUMNS, ON_ERROR, SPLITS, DatasetError
+from cxr_keras.data.splits import check_no_patient_overlap, read_manifest, write_manifest
 
-
-class DatasetError(ValueError):
-    """Bad dataset input; the message names the file or folder and says what to do."""
+__all__ = ["CORE_COLUMNS", "ON_ERROR", "SPLITS", "CXRDataset", "DatasetError"]
 
 
 class CXRDataset:
@@ -107,8 +105,6 @@ class CXRDataset:
 
     def load_image(self, i: int, image_size: int = 64, channels: int = 1) -> np.ndarray:
         """Image of row ``i`` as float32 (image_size, image_size, channels) in [-1, 1]."""
-        from cxr_keras.data.images import decode_image
-
         return decode_image(self.frame["path"].iat[i], image_size, channels)
 
     def validate(self) -> list[tuple[str, str]]:
@@ -166,7 +162,7 @@ class CXRDataset:
         ``shuffle`` the order changes every epoch (seeded). With on_error="raise" an unreadable
         image stops iteration with a TensorFlow error whose message holds the DatasetError.
         """
-        import tensorflow as tf
+        import tensorflow as tf  # here, not at the top: importing the data package loads no TensorFlow
 
         rows = np.asarray(self._row_numbers(split), dtype=np.int64)
         labels = self.labels()[rows]
@@ -210,8 +206,6 @@ class CXRDataset:
 
     def write_manifest(self, path: str | os.PathLike) -> Path:
         """Write the frame as CSV (path, label, split, patient_id, extras) atomically."""
-        from cxr_keras.data.splits import write_manifest
-
         return write_manifest(self.frame, path)
 
     @classmethod
@@ -223,8 +217,6 @@ class CXRDataset:
         on_error: str = "raise",
     ) -> CXRDataset:
         """Rebuild a dataset of this type from a manifest written by ``write_manifest``."""
-        from cxr_keras.data.splits import read_manifest
-
         frame = read_manifest(path)
         if classes is None:
             classes = _classes_in(frame, multi_label)
@@ -234,8 +226,6 @@ class CXRDataset:
 
     def check_no_patient_overlap(self) -> None:
         """Raise DatasetError when a patient has images in two splits."""
-        from cxr_keras.data.splits import check_no_patient_overlap
-
         check_no_patient_overlap(self.frame, source=self.name)
 
     def _rows(self, split: str | None) -> pd.DataFrame:
@@ -253,8 +243,6 @@ class CXRDataset:
         return np.flatnonzero((self.frame["split"] == split).to_numpy()).tolist()
 
     def _check_rows(self) -> Iterable[tuple[int, str]]:
-        from cxr_keras.data.images import check_image_file
-
         for i, path in enumerate(self.frame["path"]):
             reason = check_image_file(path)
             if reason:

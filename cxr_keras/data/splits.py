@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxr_keras.data.base import CORE_COLUMNS, DatasetError
+from cxr_keras.data.schema import CORE_COLUMNS, DatasetError
 from cxr_keras.io import write_csv
 
 

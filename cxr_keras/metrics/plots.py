@@ -8,9 +8,11 @@ any backend (Agg included), keeps no global state and displays once in a noteboo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.image import imread
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from cxr_keras.metrics.classification import (
@@ -192,6 +194,50 @@ def plot_gan_history(history_frame):
         ax.set(title=title, xlabel="epoch")
         ax.legend(fontsize=8)
     return fig
+
+
+def plot_sample_progression(paths: Sequence):
+    """Sample grids saved during GAN training (``samples/epoch-NNNN.png``), one row each,
+    titled with its epoch: how the generator's images changed."""
+    if not paths:
+        raise ValueError("no sample grids to show; train with train_gan(sample_every=...)")
+    fig, axes = new_figure(len(paths), 1, cell_size=3.0, squeeze=False)
+    fig.set_size_inches(8, 2.2 * len(paths))
+    for ax, path in zip(axes[:, 0], paths):
+        epoch = Path(path).stem.split("-")[-1].lstrip("0") or "0"
+        ax.imshow(imread(path))
+        ax.set_title(f"epoch {epoch}", fontsize=9)
+        ax.axis("off")
+    return fig
+
+
+def plot_validation_curves(histories, metric: str = "val_balanced_accuracy"):
+    """Mean validation accuracy per epoch for each training set (Salehinejad's Figure 5), with
+    a ±1 std band (clipped to [0, 1] for accuracies).
+
+    ``histories`` has columns ``dataset``, ``run``, ``epoch`` and ``metric``. The default is
+    the balanced validation accuracy, which is what the paper's curve shows: its validation
+    set had equal images per class.
+    """
+    missing = {"dataset", "run", "epoch", metric} - set(histories.columns)
+    if missing:
+        raise ValueError(f"histories lack columns {sorted(missing)}; pass run_dcnn_experiment's histories")
+    figure = Figure(figsize=(6, 4))
+    axis = figure.add_subplot()
+    for dataset, frame in histories.groupby("dataset", sort=False):
+        stats = frame.groupby("epoch")[metric].agg(["mean", "std"]).fillna({"std": 0.0})
+        axis.plot(stats.index, stats["mean"], label=dataset)
+        low, high = stats["mean"] - stats["std"], stats["mean"] + stats["std"]
+        if "accuracy" in metric:
+            low, high = low.clip(lower=0.0), high.clip(upper=1.0)
+        axis.fill_between(stats.index, low, high, alpha=0.25)
+    name = {"val_accuracy": "validation accuracy",
+            "val_balanced_accuracy": "balanced validation accuracy"}.get(metric, metric.replace("_", " "))
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(name)
+    axis.set_title(f"{name.capitalize()} during DCNN training (mean ± std over runs)")
+    axis.legend()
+    return figure
 
 
 def _tpr_on_grid(label: int, grid: np.ndarray):

@@ -20,17 +20,35 @@ model is tested on the fixed test set; Table 4 pools the four folds' test predic
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import StratifiedKFold
 
-from cxr_keras.metrics.frechet import RankDeficientCovarianceWarning
-from cxr_keras.reproductions import exceeds
-from cxr_keras.reproductions.per_class_gan import class_folder
+from cxr_keras.classifier_training import train_or_load_classifier
+from cxr_keras.data import DavoodiCovidDataset, PhantomDataset
+from cxr_keras.data.schema import DatasetError
+from cxr_keras.metrics import classification_report_frame, extract_features, report_with_ci
+from cxr_keras.models import davoodi_cnn
+from cxr_keras.paths import COVID_DIR, KERMANY_DIR
+from cxr_keras.reproductions.gan_setup import build_compiled_gan
+from cxr_keras.reproductions.per_class_gan import (
+    class_folder,
+    distance_ratio,
+    diversity_ratio,
+    train_per_class_gans,
+)
+from cxr_keras.reproductions.quality_log import QualityLogger
+from cxr_keras.reproductions.verdicts import (
+    caveat_rows,
+    caveats_frame,
+    claim_row,
+    claims_frame,
+    paper_vs_ours,
+)
 
 TRAIN_SETS = ("classic", "synthetic")
 TABLE_4_METRICS = ("accuracy", "sensitivity", "specificity", "f1")
@@ -51,6 +69,7 @@ PAPER_TABLE_4 = pd.DataFrame(
     columns=["train_set", "class", *TABLE_4_METRICS],
 )
 PAPER_TOTAL_ACCURACY = {"classic": 0.780, "synthetic": 0.818}
+PAPER_TEST_IMAGES = 36
 PAPER_FINAL_GAN = {"epoch": 200, "fid": 1.124, "inception_score": 2.80}
 # Phantom findings standing in for the four classes (an arbitrary, documented pairing).
 PHANTOM_STAND_INS = {"edema": "covid", "normal": "normal", "consolidation": "bacteria",
@@ -72,78 +91,7 @@ def paper_class_name(name: str) -> str:
 def build_dcgan(image_size: int = 64, learning_rate: float = 2e-4, betas=(0.5, 0.999), seed: int = 0):
     """The paper's DCGAN (:func:`cxr_keras.models.davoodi_generator` / ``_discriminator``),
     compiled with Adam(``learning_rate``, ``betas``) for G and D."""
-    from cxr_keras.gan import GAN
-    from cxr_keras.models import GAN_ARCHITECTURES, build_gan_pair
-
-    keras.utils.set_random_seed(seed)
-    latent = GAN_ARCHITECTURES["davoodi"].latent
-    generator, discriminator = build_gan_pair("davoodi", image_size, 1)
-    gan = GAN(generator, discriminator, latent.dim, latent.distribution, seed=seed)
-    gan.compile(*(keras.optimizers.Adam(learning_rate, beta_1=betas[0], beta_2=betas[1])
-                  for _ in range(2)))
-    return gan
-
-
-class QualityLogger(keras.callbacks.Callback):
-    """Every ``every`` epochs (and at the last), FID (and IS when possible) of ``n_fake``
-    generated images against ``real_features``; rows go to ``csv_path``.
-
-    Rows: epoch, fid, inception_score, inception_score_std, n_real, n_fake, fid_dims. A
-    resumed run rewrites the rows of the epochs it redoes. ``is_classifier`` None records IS
-    as unavailable (NaN). When there are fewer images than feature dimensions, that is said
-    once here rather than at every measurement (the counts are in every row).
-    """
-
-    def __init__(self, csv_path: str | os.PathLike, real_features: np.ndarray, every: int,
-                 epochs: int, n_fake: int, fid_model=None, is_classifier=None, seed: int = 0):
-        super().__init__()
-        if every < 1 or n_fake < 2:
-            raise ValueError(f"need every >= 1 and n_fake >= 2, got {every} and {n_fake}")
-        self.csv_path = Path(csv_path)
-        self.real_features = np.asarray(real_features)
-        self.every, self.epochs, self.n_fake, self.seed = int(every), int(epochs), int(n_fake), seed
-        self.fid_model, self.is_classifier = fid_model, is_classifier
-        n_min, dims = min(len(self.real_features), self.n_fake), self.real_features.shape[1]
-        if n_min <= dims:
-            warnings.warn(f"FID every {self.every} epochs from {n_min} images per side with {dims}-d "
-                          "features: the covariances are rank-deficient, so the values are biased "
-                          "and comparable only at equal image counts", RankDeficientCovarianceWarning,
-                          stacklevel=2)
-        self.rows = (pd.read_csv(self.csv_path).set_index("epoch").to_dict("index")
-                     if self.csv_path.is_file() else {})
-
-    def on_epoch_end(self, epoch, logs=None):
-        done = epoch + 1
-        if done % self.every == 0 or done == self.epochs:
-            self.rows[done] = self.measure()
-            self.write()
-
-    def measure(self) -> dict:
-        from cxr_keras.metrics import (
-            extract_features,
-            fid_from_features,
-            inception_score_from_images,
-        )
-
-        fake = self.model.generate(self.n_fake, seed=self.seed)
-        dims = self.real_features.shape[1]
-        fake_features = extract_features(fake, self.fid_model, dims=(dims,), progress=False)[dims]
-        score, score_std = (np.nan, np.nan)
-        if self.is_classifier is not None:
-            score, score_std = inception_score_from_images(fake, self.is_classifier,
-                                                           splits=min(10, self.n_fake))
-        with warnings.catch_warnings():  # said once, in __init__
-            warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
-            fid = fid_from_features(self.real_features, fake_features)
-        return {"fid": fid,
-                "inception_score": score, "inception_score_std": score_std,
-                "n_real": len(self.real_features), "n_fake": self.n_fake, "fid_dims": dims}
-
-    def write(self) -> None:
-        from cxr_keras.io import write_csv
-
-        frame = pd.DataFrame.from_dict(self.rows, orient="index").rename_axis("epoch").reset_index()
-        write_csv(self.csv_path, frame.sort_values("epoch"))
+    return build_compiled_gan("davoodi", image_size, 1, learning_rate, tuple(betas), seed)
 
 
 def train_class_gans(
@@ -156,16 +104,15 @@ def train_class_gans(
     fid_model=None,
     is_classifier=None,
     seed: int = 0,
+    sample_every: int | None = None,
 ):
-    """One DCGAN per class (:func:`per_class_gan.train_per_class_gans`), with FID/IS logged
-    every ``quality_every`` epochs (0: never) to ``out_dir/<class>/quality.csv`` against
-    that class's training images, with as many generated images.
+    """One DCGAN per class (:func:`per_class_gan.train_per_class_gans`, sample grids every
+    ``sample_every`` epochs), with FID/IS logged every ``quality_every`` epochs (0: never) to
+    ``out_dir/<class>/quality.csv`` against that class's training images, with as many
+    generated images.
 
     Returns (GANs by class, stacked training history, stacked quality log or None).
     """
-    from cxr_keras.metrics import extract_features
-    from cxr_keras.reproductions.per_class_gan import train_per_class_gans
-
     names = list(images)
 
     def quality_logger(name, class_dir):
@@ -177,7 +124,7 @@ def train_class_gans(
     gans, history = train_per_class_gans(
         images, lambda name: build_dcgan(images[name].shape[1], seed=seed + names.index(name)),
         epochs, out_dir, batch_size, seed=seed,
-        callbacks=quality_logger if quality_every else None)
+        callbacks=quality_logger if quality_every else None, sample_every=sample_every)
     logs = [pd.read_csv(path).assign(**{"class": name}) for name in names
             if (path := Path(out_dir) / class_folder(name) / "quality.csv").is_file()]
     return gans, history, pd.concat(logs, ignore_index=True) if logs else None
@@ -185,8 +132,6 @@ def train_class_gans(
 
 def cv_folds(y: np.ndarray, n_splits: int = 4, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified ``n_splits``-fold (train indices, validation indices), shuffled with ``seed``."""
-    from sklearn.model_selection import StratifiedKFold
-
     y = np.asarray(y)
     smallest = np.bincount(y).min() if len(y) else 0
     if smallest < n_splits:
@@ -218,8 +163,6 @@ def table_4(report: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFrame:
 
 def table_4_from_confusion(matrix, class_names: Sequence[str]) -> pd.DataFrame:
     """Table 4 of a confusion matrix (rows true, columns predicted)."""
-    from cxr_keras.metrics import classification_report_frame
-
     matrix = np.asarray(matrix, dtype=int)
     if matrix.shape != (len(class_names), len(class_names)) or matrix.min() < 0:
         raise ValueError(f"matrix must be a non-negative {len(class_names)}x{len(class_names)} count matrix")
@@ -254,10 +197,6 @@ def run_cross_validation(
     ci_high, paper): Table 4 over the folds' pooled test predictions, the bootstrap
     resampling test images (an image's four fold predictions stay together).
     """
-    from cxr_keras.metrics import report_with_ci
-    from cxr_keras.models import davoodi_cnn
-    from cxr_keras.reproductions import train_or_load_classifier
-
     x_test, y_test = test
     num_classes, image_size = len(class_names), x.shape[1]
     extra_x = extra_y = None
@@ -280,7 +219,8 @@ def run_cross_validation(
                 Path(out_dir) / train_set / f"fold-{fold}",
                 lambda: davoodi_cnn(num_classes, image_size, x.shape[3]),
                 (x_train, y_train), (x[val_idx], y[val_idx]), x_test, epochs=epochs,
-                batch_size=batch_size, seed=seed + fold, optimizer=sgd)
+                batch_size=batch_size, seed=seed + fold, optimizer=sgd,
+                stamp={"learning_rate": learning_rate, "momentum": momentum})
             pooled.append(probabilities)
             fold_rows.append({
                 "train_set": train_set, "fold": fold, "n_train": len(y_train),
@@ -308,8 +248,7 @@ def _paper_value(train_set: str, name: str, metric: str) -> float:
 def table_4_wide(table: pd.DataFrame) -> pd.DataFrame:
     """Paper-style layout: one row per (train_set, class), "paper | kit [CI]" per metric."""
     def cell(row):
-        paper = "-" if pd.isna(row["paper"]) else f"{row['paper']:.3f}"
-        return f"{paper} | {row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+        return paper_vs_ours(row["paper"], row["value"], row["ci_low"], row["ci_high"], places=3)
 
     cells = table.assign(cell=table.apply(cell, axis=1))
     wide = cells.pivot_table(index=["train_set", "class"], columns="metric", values="cell",
@@ -318,79 +257,75 @@ def table_4_wide(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def claims(folds: pd.DataFrame, table: pd.DataFrame, quality: pd.DataFrame | None) -> pd.DataFrame:
-    """The paper's claims checked against the kit's numbers; the accuracy gain holds only when
+    """The paper's claims checked against the kit's numbers, a
+    :func:`~cxr_keras.reproductions.verdicts.claims_frame`; the accuracy gain holds only when
     the two bootstrap intervals do not overlap."""
     totals = table[(table["class"] == "total") & (table["metric"] == "accuracy")].set_index("train_set")
+    estimate = ["value", "ci_low", "ci_high"]
     rows = []
     if {"classic", "synthetic"} <= set(totals.index):
-        classic, augmented = totals.loc["classic"], totals.loc["synthetic"]
         per_fold = folds.pivot(index="fold", columns="train_set", values="test_accuracy")
-        wins = int((per_fold["synthetic"] > per_fold["classic"]).sum())
-        columns = ["value", "ci_low", "ci_high"]
-        held, note = exceeds(augmented[columns].tolist(), classic[columns].tolist())
-        rows.append(("synthetic augmentation raises total test accuracy (paper 0.780 -> 0.818)",
-                     (f"classic {_with_ci(classic)} -> synthetic {_with_ci(augmented)}; higher in "
-                      f"{wins} of {len(per_fold)} folds{note}"), held))
+        wins = float((per_fold["synthetic"] > per_fold["classic"]).mean())
+        rows += [
+            claim_row("synthetic augmentation raises total test accuracy",
+                      "total test accuracy, synthetic vs classic", totals.loc["synthetic", estimate].tolist(),
+                      versus=totals.loc["classic", estimate].tolist(), paper=PAPER_TOTAL_ACCURACY["synthetic"]),
+            claim_row("synthetic augmentation is better in most folds",
+                      "share of folds where synthetic beats classic", wins, held=wins > 0.5),
+        ]
+    paper_covid = PAPER_TABLE_4[PAPER_TABLE_4["class"] == "covid"].set_index("train_set")["sensitivity"]
     sensitivity = table[table["metric"] == "sensitivity"]
     for train_set, rows_of_set in sensitivity.groupby("train_set", sort=False):
         covid = rows_of_set[rows_of_set["class"].map(_is_covid)]["value"]
         others = rows_of_set[~rows_of_set["class"].map(_is_covid)]["value"]
         if len(covid) and len(others):
-            rows.append((f"covid has the highest sensitivity ({train_set}; paper 0.962 / 1.0)",
-                         f"covid {covid.iloc[0]:.3f} vs best other class {others.max():.3f}",
-                         bool(covid.iloc[0] > others.max())))
+            rows.append(claim_row(f"covid has the highest sensitivity ({train_set})",
+                                  "covid sensitivity vs best other class", covid.iloc[0],
+                                  held=bool(covid.iloc[0] > others.max()), versus=others.max(),
+                                  paper=paper_covid.get(train_set, np.nan)))
     if quality is not None and quality.groupby("class")["fid"].count().min() >= 2:
         ordered = quality.sort_values("epoch").groupby("class")["fid"]
-        first, last = ordered.first(), ordered.last()
-        rows.append(("FID falls as the DCGANs train",
-                     ", ".join(f"{c}: {first[c]:.1f} -> {last[c]:.1f}" for c in first.index),
-                     bool((last < first).all())))
-    return pd.DataFrame(rows, columns=["claim", "kit", "held"])
+        change = ordered.last() - ordered.first()
+        rows.append(claim_row("FID falls as the DCGANs train",
+                              "largest change of FID from first to last measurement", change.max(),
+                              held=bool((change < 0).all())))
+    return claims_frame(rows)
 
 
 def caveats(folds: pd.DataFrame, table: pd.DataFrame, n_test: int,
             synthetic: Mapping[str, np.ndarray], real_by_class: Mapping[str, np.ndarray]) -> pd.DataFrame:
-    """Why this run's numbers may differ from the paper's, measured on this run.
+    """Why this run's numbers may differ from the paper's, measured on this run: a
+    :func:`~cxr_keras.reproductions.verdicts.caveats_frame`.
 
     ``folds`` and ``table`` are :func:`run_cross_validation` output; ``synthetic`` and
-    ``real_by_class`` the synthetic and real training images by class. Returns rows of
-    (factor, note).
+    ``real_by_class`` the synthetic and real training images by class.
     """
-    from cxr_keras.reproductions import by_class_text
-    from cxr_keras.reproductions.per_class_gan import sample_quality_note
-
     totals = table[(table["class"] == "total") & (table["metric"] == "accuracy")].set_index("train_set")
-    widths = (totals["ci_high"] - totals["ci_low"]) * 100
-    spread = folds.groupby("train_set", sort=False)["test_accuracy"].agg(["mean", "std"])
-    n_synthetic = sum(len(images) for images in synthetic.values())
-    rows = [
-        ("test set", (f"{n_test} test images: one image is {100 / n_test:.1f} points of total "
-         f"accuracy; width of the 95% CI of total accuracy: {by_class_text(widths, lambda v: f'{v:.0f} points')}")),
-        ("fold to fold", "test accuracy over the folds (mean ± std): " + ", ".join(
-            f"{name} {row['mean']:.3f} ± {row['std']:.3f}" for name, row in spread.iterrows())),
-        ("synthetic images", (f"{n_synthetic} synthetic images join each fold's synthetic-augmented "
-                              f"training set; {sample_quality_note(synthetic, real_by_class)}")),
-    ]
-    return pd.DataFrame(rows, columns=["factor", "note"])
-
-
-def _with_ci(row) -> str:
-    return f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+    spread = folds.groupby("train_set", sort=False)["test_accuracy"]
+    return caveats_frame(
+        caveat_rows("test set", "test images", n_test, paper=PAPER_TEST_IMAGES),
+        caveat_rows("test set", "points of total accuracy one test image is", 100 / n_test),
+        caveat_rows("test set", "width of the 95% interval of total accuracy (points)",
+                    (totals["ci_high"] - totals["ci_low"]) * 100),
+        caveat_rows("fold to fold", "mean test accuracy over the folds", spread.mean()),
+        caveat_rows("fold to fold", "std of test accuracy over the folds", spread.std()),
+        caveat_rows("synthetic images", "synthetic images in each fold's augmented training set",
+                    sum(len(images) for images in synthetic.values())),
+        caveat_rows("synthetic images", "distance ratio", distance_ratio(synthetic, real_by_class)),
+        caveat_rows("synthetic images", "diversity ratio", diversity_ratio(synthetic, real_by_class)),
+    )
 
 
 def _is_covid(name: str) -> bool:
     return name != "total" and paper_class_name(name) == "covid"
 
 
-
-def load_dataset(data: str, phantom_counts: int = 79, image_size: int = 64, seed: int = 0):
+def load_dataset(data: str, phantom_counts: int = 79, image_size: int = 64, seed: int = 0,
+                 on_error: str = "raise"):
     """The 4-class set: :class:`DavoodiCovidDataset` from a root holding ``covid_chestxray/`` and
     ``kermany_chest_xray/`` (laid out like ../shared/data), or phantoms (``data == "phantoms"``:
     ``phantom_counts`` per class, split in the paper's 270 : 36 proportion; class names stay
-    the phantoms' and :func:`paper_class_name` maps them)."""
-    from cxr_keras.data import DavoodiCovidDataset, PhantomDataset
-    from cxr_keras.data.base import DatasetError
-    from cxr_keras.paths import COVID_DIR, KERMANY_DIR
+    the phantoms' and :func:`paper_class_name` maps them). ``on_error`` goes to the loader."""
 
     if data != "phantoms":
         root = Path(data).expanduser()
@@ -400,7 +335,7 @@ def load_dataset(data: str, phantom_counts: int = 79, image_size: int = 64, seed
                 f"{root}: missing {missing}; pass a data root holding the COVID-19 image data "
                 f"collection as {COVID_DIR}/ and Kermany's chest X-rays as {KERMANY_DIR}/"
             )
-        return DavoodiCovidDataset(root / COVID_DIR, root / KERMANY_DIR, seed=seed)
+        return DavoodiCovidDataset(root / COVID_DIR, root / KERMANY_DIR, seed=seed, on_error=on_error)
     train_share = 270 / 306
     phantoms = PhantomDataset({name: int(phantom_counts) for name in PHANTOM_STAND_INS},
                               size=max(32, image_size), seed=seed,

@@ -27,6 +27,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from cxr_keras.data import NIHChestXray14Dataset, PhantomDataset
+from cxr_keras.data.nih import NG_GUBBI_CLASSES
+from cxr_keras.data.selection import cap_training_images, resolve_root, split_by_patient
+from cxr_keras.gan import latent_vectors, sample_grid_figure
+from cxr_keras.metrics.classification import bootstrap_ci
+from cxr_keras.paths import NIH_DIR
+from cxr_keras.reproductions.gan_setup import build_compiled_gan
+from cxr_keras.reproductions.verdicts import caveat_rows, caveats_frame, claim_row, claims_frame
+
 PAPER_EPOCHS = 50
 # Table 1 of the paper: D accuracy on fake / real (fractions), D loss, G loss.
 PAPER_TABLE_1 = pd.DataFrame(
@@ -55,24 +64,11 @@ def build_gans(
     The paper says only "Adam"; the kit uses lr 2e-4 and beta1 0.5 (the DCGAN defaults).
     ``class_prior`` is required with ``label_sampling="empirical"``.
     """
-    import keras
-
-    from cxr_keras.gan import GAN, ConditionalGAN
-    from cxr_keras.models import GAN_ARCHITECTURES, build_gan_pair
-
-    def adam():
-        return keras.optimizers.Adam(learning_rate, beta_1=beta_1)
-
-    keras.utils.set_random_seed(seed)
-    latent = GAN_ARCHITECTURES["ng_gubbi"].latent
-    generator, discriminator = build_gan_pair("ng_gubbi", image_size, 1)
-    gan = GAN(generator, discriminator, latent.dim, latent.distribution, seed=seed)
-    gan.compile(adam(), adam())
-    generator, discriminator = build_gan_pair("ng_gubbi_cgan", image_size, 1, num_classes=num_classes)
-    cgan = ConditionalGAN(generator, discriminator, latent.dim, num_classes,
-                          label_sampling=label_sampling, class_prior=class_prior,
-                          latent_distribution=latent.distribution, seed=seed)
-    cgan.compile(adam(), adam())
+    betas = (beta_1, 0.999)
+    gan = build_compiled_gan("ng_gubbi", image_size, 1, learning_rate, betas, seed)
+    cgan = build_compiled_gan("ng_gubbi_cgan", image_size, 1, learning_rate, betas, seed,
+                              num_classes=num_classes, label_sampling=label_sampling,
+                              class_prior=class_prior)
     return gan, cgan
 
 
@@ -107,8 +103,6 @@ def same_noise_images(cgan, n_noise: int, seed: int = 0) -> tuple[np.ndarray, np
     Row ``i`` holds noise vector ``i`` rendered as each class in turn. Returns the images
     and the labels grid.
     """
-    from cxr_keras.gan import latent_vectors
-
     if n_noise < 1:
         raise ValueError(f"n_noise must be positive, got {n_noise}")
     classes = cgan.num_classes
@@ -147,8 +141,6 @@ def label_effect(images: np.ndarray) -> dict[str, float]:
 
 def same_noise_figure(images: np.ndarray, class_names: Sequence[str]):
     """Figure 9: one row per noise vector, one column per label."""
-    from cxr_keras.gan import sample_grid_figure
-
     n_noise, classes = images.shape[:2]
     labels = np.tile(np.arange(classes), n_noise)
     return sample_grid_figure(images.reshape(-1, *images.shape[2:]), labels, list(class_names),
@@ -171,8 +163,6 @@ def label_agreement(
     real_accuracy_low/high. A last row ``all`` pools the classes. A class without real test
     images gets NaN real accuracy.
     """
-    from cxr_keras.metrics.classification import bootstrap_ci
-
     requested, predicted_fake = np.asarray(requested, int), np.asarray(predicted_fake, int)
     y_real, predicted_real = np.asarray(y_real, int), np.asarray(predicted_real, int)
     if len(requested) != len(predicted_fake) or len(y_real) != len(predicted_real):
@@ -209,28 +199,29 @@ def requested_labels(num_classes: int, per_class: int) -> np.ndarray:
 
 
 def claims(table: pd.DataFrame, effect: dict, agreement: pd.DataFrame) -> pd.DataFrame:
-    """The paper's claims checked against the kit's numbers.
+    """The paper's claims checked against the kit's numbers, a
+    :func:`~cxr_keras.reproductions.verdicts.claims_frame`.
 
     ``table`` is :func:`table_1` output for the cGAN; ``effect`` :func:`label_effect`;
     ``agreement`` :func:`label_agreement`.
     """
     last = table.iloc[-1]
     overall = agreement.set_index("class").loc["all"]
-    rows = [
-        ("D stays ahead: accuracy on fake and real above 50% at the end of training",
-         f"fake {last['kit_d_acc_fake']:.2f}, real {last['kit_d_acc_real']:.2f}",
-         bool(last["kit_d_acc_fake"] > 0.5 and last["kit_d_acc_real"] > 0.5)),
-        ("G loss above D loss at the end of training (paper: 2.46 vs 0.465)",
-         f"G {last['kit_g_loss']:.2f} vs D {last['kit_d_loss']:.3f}",
-         bool(last["kit_g_loss"] > last["kit_d_loss"])),
-        ("the label barely changes the image (label change well below noise change, ratio < 0.5)",
-         f"label/noise pixel change ratio {effect['ratio']:.2f}", bool(effect["ratio"] < 0.5)),
-        ("the cGAN's images carry their label (agreement CI above chance)",
-         (f"agreement {overall['agreement']:.2f} [{overall['agreement_low']:.2f}, "
-          f"{overall['agreement_high']:.2f}] vs chance {overall['chance']:.2f}"),
-         bool(overall["agreement_low"] > overall["chance"])),
-    ]
-    return pd.DataFrame(rows, columns=["claim", "kit", "held"])
+    fake, real = last["kit_d_acc_fake"], last["kit_d_acc_real"]
+    return claims_frame([
+        claim_row("D stays ahead: accuracy on fake and real above 50% at the end of training",
+                  "D accuracy at the last epoch, lower of fake and real", min(fake, real),
+                  held=bool(fake > 0.5 and real > 0.5), paper=min(PAPER_TABLE_1.iloc[-1][["d_acc_fake", "d_acc_real"]])),
+        claim_row("G loss above D loss at the end of training", "G loss vs D loss at the last epoch",
+                  last["kit_g_loss"], held=bool(last["kit_g_loss"] > last["kit_d_loss"]),
+                  versus=last["kit_d_loss"], paper=PAPER_TABLE_1.iloc[-1]["g_loss"]),
+        claim_row("the label barely changes the image (label change below half the noise change)",
+                  "label / noise pixel change ratio", effect["ratio"], held=bool(effect["ratio"] < 0.5)),
+        claim_row("the cGAN's images carry their label (agreement interval above chance)",
+                  "label agreement vs chance",
+                  overall[["agreement", "agreement_low", "agreement_high"]].tolist(),
+                  held=bool(overall["agreement_low"] > overall["chance"]), versus=overall["chance"]),
+    ])
 
 
 PAPER_IMAGES = 50_000  # "about 50,000 images", batch 128
@@ -239,31 +230,28 @@ PAPER_GAN_STEPS = PAPER_EPOCHS * (PAPER_IMAGES // 128)
 
 def caveats(agreement: pd.DataFrame, train_counts: pd.Series, gan_epochs: int,
             batch_size: int) -> pd.DataFrame:
-    """Why this run's numbers may differ from the paper's, measured on this run.
+    """Why this run's numbers may differ from the paper's, measured on this run: a
+    :func:`~cxr_keras.reproductions.verdicts.caveats_frame`.
 
     ``agreement`` is :func:`label_agreement` output; ``train_counts`` the training images per
-    class. Returns rows of (factor, note).
+    class.
     """
-    from cxr_keras.reproductions import by_class_text
-
     train_counts = train_counts.fillna(0).astype(int)
-    steps = int(gan_epochs) * (int(train_counts.sum()) // min(int(batch_size), int(train_counts.sum())))
+    total = int(train_counts.sum())
     rows = agreement.set_index("class")
     overall = rows.loc["all"]
-    unmeasured = [name for name, n in rows.drop("all")["n_real"].items() if n == 0]
-    notes = [
-        ("GAN training", (f"{int(train_counts.sum())} training images, {steps} optimizer steps "
-         f"(the paper: about {PAPER_IMAGES:,} images, ~{PAPER_GAN_STEPS:,} steps); per class: "
-         f"{by_class_text(train_counts)}")),
-        ("agreement classifier", (f"on real test images it is right {overall['real_accuracy']:.2f} "
-         f"[{overall['real_accuracy_low']:.2f}, {overall['real_accuracy_high']:.2f}] of the time "
-         f"(chance {overall['chance']:.2f}); label agreement on generated images cannot be read "
-         "more reliably than that")),
-    ]
-    if unmeasured:
-        notes.append(("test set", (f"no real test images for {', '.join(unmeasured)}: the "
-                      "classifier's accuracy on those classes is unmeasured")))
-    return pd.DataFrame(notes, columns=["factor", "note"])
+    unmeasured = rows.drop("all")["n_real"]
+    return caveats_frame(
+        caveat_rows("GAN training", "training images", total, paper=PAPER_IMAGES),
+        caveat_rows("GAN training", "optimizer steps", int(gan_epochs) * (total // min(int(batch_size), total)),
+                    paper=PAPER_GAN_STEPS),
+        caveat_rows("GAN training", "training images per class", train_counts),
+        caveat_rows("agreement classifier", "accuracy on real test images",
+                    overall[["real_accuracy", "real_accuracy_low", "real_accuracy_high"]].tolist()),
+        caveat_rows("agreement classifier", "chance", overall["chance"]),
+        caveat_rows("test set", "real test images (none: the classifier's accuracy there is unmeasured)",
+                    unmeasured[unmeasured == 0]),
+    )
 
 
 # Phantom findings standing in for the seven NIH classes (the phantoms have six).
@@ -271,25 +259,15 @@ PHANTOM_STAND_INS = ["normal", "cardiomegaly", "effusion", "pneumothorax", "cons
 
 
 def load_dataset(data: str, phantom_counts=None, image_size: int = 64,
-                 max_train_per_class: int | None = None, seed: int = 0):
+                 max_train_per_class: int | None = None, seed: int = 0, on_error: str = "raise"):
     """The 7-class NIH set (single-label; No Finding + the 6 most frequent findings) under
     ``data``, or six phantom findings (``data == "phantoms"``); re-split by patient, training
-    images capped at ``max_train_per_class`` per class (the paper's set was roughly uniform)."""
-    from cxr_keras.data import NIHChestXray14Dataset, PhantomDataset
-    from cxr_keras.data.nih import NG_GUBBI_CLASSES
-    from cxr_keras.experiments import cap_per_class
-    from cxr_keras.reproductions.salehinejad import nih_root, split_by_patient
-
+    images capped at ``max_train_per_class`` per class (the paper's set was roughly uniform).
+    ``on_error`` goes to the NIH loader."""
     if data == "phantoms":
         dataset = PhantomDataset(phantom_counts or 40, size=max(32, image_size), seed=seed)
         dataset = dataset.subset(classes=PHANTOM_STAND_INS)
     else:
-        dataset = NIHChestXray14Dataset(nih_root(data), classes=NG_GUBBI_CLASSES, single_label=True)
-    dataset = split_by_patient(dataset, seed=seed)
-    if max_train_per_class is None:
-        return dataset
-    train = cap_per_class(dataset.subset("train"), max_train_per_class, seed=seed)
-    view = dataset.subset()
-    view.frame = pd.concat([train.frame, dataset.frame[dataset.frame["split"] != "train"]],
-                           ignore_index=True)
-    return view
+        dataset = NIHChestXray14Dataset(resolve_root(data, NIH_DIR), classes=NG_GUBBI_CLASSES,
+                                        single_label=True, on_error=on_error)
+    return cap_training_images(split_by_patient(dataset, seed=seed), max_train_per_class, seed=seed)

@@ -26,6 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxr_keras.gan import EpochProgress, train_gan
+from cxr_keras.metrics.generative import knn_radii
+from cxr_keras.metrics.memorization import nearest_neighbours
+from cxr_keras.reproductions.verdicts import by_class_text
+
 FILTERS = ("none", "discriminator", "distance")
 
 
@@ -59,8 +64,6 @@ def train_per_class_gans(
     ``sample_every`` defaults to a sample grid at the last epoch only. Returns the trained
     GANs by class and their histories stacked, with a ``class`` column.
     """
-    from cxr_keras.gan import EpochProgress, train_gan
-
     gans, histories = {}, []
     for index, (name, class_images) in enumerate(images.items()):
         if len(class_images) == 0:
@@ -156,9 +159,6 @@ def distance_keep_mask(
 def nearest_real_distances(images: np.ndarray, real_images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixel distance of each image to its nearest real image, and of each real image to its
     nearest *other* real image (the baseline)."""
-    from cxr_keras.metrics.generative import knn_radii
-    from cxr_keras.metrics.memorization import nearest_neighbours
-
     if len(real_images) < 2:
         raise ValueError("distances to the real images need at least 2 real images for a baseline")
     real = np.asarray(real_images, dtype=np.float64).reshape(len(real_images), -1)
@@ -168,8 +168,6 @@ def nearest_real_distances(images: np.ndarray, real_images: np.ndarray) -> tuple
 
 def sample_quality_note(images: Mapping[str, np.ndarray], real_images: Mapping[str, np.ndarray]) -> str:
     """One sentence with :func:`distance_ratio` and :func:`diversity_ratio` per class."""
-    from cxr_keras.reproductions import by_class_text
-
     def ratio(value):
         return f"{value:.2f}"
 
@@ -189,8 +187,6 @@ def diversity_ratio(images: Mapping[str, np.ndarray], real_images: Mapping[str, 
     About 1: the samples differ from each other as much as real images do; near 0: mode
     collapse (near-identical samples). Classes with fewer than 2 samples or real images: NaN.
     """
-    from cxr_keras.metrics.generative import knn_radii
-
     def spread(batch):
         return float(np.median(knn_radii(np.asarray(batch, np.float64).reshape(len(batch), -1), k=1)))
 

@@ -16,7 +16,6 @@ values, which is what the kit reports as total (balanced accuracy) whatever the 
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,8 +23,29 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
+from sklearn.metrics import recall_score
 
-from cxr_keras.reproductions import exceeds
+from cxr_keras.classifier_training import (
+    BALANCED_ACCURACY,
+    SigmoidDecay,
+    ValidationBalancedAccuracy,
+    train_or_load_classifier,
+)
+from cxr_keras.data import NIHChestXray14Dataset, PhantomDataset
+from cxr_keras.data.balancing import (
+    balance_with_synthetic,
+    class_counts,
+    synthetic_needed,
+    undersample_to_smallest,
+)
+from cxr_keras.data.nih import SALEHINEJAD_CLASSES
+from cxr_keras.data.selection import resolve_root, split_by_patient
+from cxr_keras.metrics.classification import bootstrap_distribution
+from cxr_keras.models import salehinejad_dcnn
+from cxr_keras.paths import NIH_DIR
+from cxr_keras.reproductions.gan_setup import build_compiled_gan
+from cxr_keras.reproductions.per_class_gan import distance_ratio, diversity_ratio, gan_updates
+from cxr_keras.reproductions.verdicts import caveat_rows, caveats_frame, claim_row, claims_frame
 
 DATASETS = ("DS1", "DS2", "DS3")
 PAPER_CLASSES = ("Cardiomegaly", "Normal", "Pleural Effusion", "Pulmonary Edema", "Pneumothorax")
@@ -56,64 +76,6 @@ def paper_class_name(name: str) -> str:
     raise KeyError(f"class {name!r} has no counterpart in the paper's Table 1 ({PAPER_CLASSES})")
 
 
-def class_counts(y: np.ndarray, num_classes: int) -> np.ndarray:
-    """Images per class as an int array of length ``num_classes``."""
-    y = np.asarray(y, dtype=int)
-    if len(y) and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"labels must be in [0, {num_classes}), got {np.unique(y)}")
-    return np.bincount(y, minlength=num_classes)
-
-
-def undersample_to_smallest(x: np.ndarray, y: np.ndarray, num_classes: int, seed: int = 0):
-    """DS2: a seeded random subset with as many images per class as the smallest class has."""
-    counts = class_counts(y, num_classes)
-    if counts.min() == 0:
-        empty = np.flatnonzero(counts == 0).tolist()
-        raise ValueError(f"class(es) {empty} have no images; undersampling would empty every class")
-    rng = np.random.default_rng(seed)
-    keep = np.concatenate([
-        rng.choice(np.flatnonzero(y == k), counts.min(), replace=False) for k in range(num_classes)
-    ])
-    keep.sort()
-    return x[keep], y[keep]
-
-
-def synthetic_needed(y: np.ndarray, num_classes: int, factor: float = 2.0) -> np.ndarray:
-    """Synthetic images per class that bring every class to ``factor`` x the largest class."""
-    counts = class_counts(y, num_classes)
-    target = round(factor * counts.max())
-    if target < counts.max():
-        raise ValueError(f"factor must be >= 1 so no real image is dropped, got {factor}")
-    return target - counts
-
-
-def balance_with_synthetic(
-    x: np.ndarray, y: np.ndarray, synthetic: Sequence[np.ndarray], factor: float = 2.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """DS3: all real images plus synthetic ones up to ``factor`` x the largest class per class.
-
-    ``synthetic[k]`` holds generated images of class ``k`` (at least the number needed; the
-    first ones are used). Returns (x, y, is_synthetic) with the real images first.
-    """
-    needed = synthetic_needed(y, len(synthetic), factor)
-    parts_x, parts_y = [np.asarray(x, dtype=np.float32)], [np.asarray(y)]
-    for k, (images, n) in enumerate(zip(synthetic, needed)):
-        if len(images) < n:
-            raise ValueError(
-                f"class {k} needs {n} synthetic images to reach {factor:g}x the largest class, "
-                f"got {len(images)}; generate more"
-            )
-        if n and np.asarray(images).shape[1:] != np.asarray(x).shape[1:]:
-            raise ValueError(
-                f"synthetic images of class {k} have shape {np.asarray(images).shape[1:]}, the real "
-                f"ones {np.asarray(x).shape[1:]}; generate at the classifier's size"
-            )
-        parts_x.append(np.asarray(images[:n], dtype=np.float32))
-        parts_y.append(np.full(n, k, dtype=np.asarray(y).dtype))
-    is_synthetic = np.concatenate([np.zeros(len(y), bool), np.ones(int(needed.sum()), bool)])
-    return np.concatenate(parts_x), np.concatenate(parts_y), is_synthetic
-
-
 def training_sets(
     x: np.ndarray, y: np.ndarray, synthetic: Sequence[np.ndarray] | None, seed: int = 0,
     factor: float = 2.0,
@@ -130,8 +92,6 @@ def training_sets(
 def per_class_accuracy(y_true, y_pred, num_classes: int) -> np.ndarray:
     """Table 1's row in %: recall of each class (NaN when absent from the test set), then
     their mean as the total."""
-    from sklearn.metrics import recall_score
-
     y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
     recall = recall_score(y_true, y_pred, labels=np.arange(num_classes), average=None,
                           zero_division=np.nan) * 100.0
@@ -172,8 +132,6 @@ def bootstrap_accuracy_ci(y_true, run_predictions: np.ndarray, class_names: Sequ
     interval (NaN): resampling a single unit always gives the same value, a zero-width
     interval that would only look precise.
     """
-    from cxr_keras.metrics.classification import bootstrap_distribution
-
     run_predictions = np.asarray(run_predictions).reshape(len(y_true), -1)
     num_classes = len(class_names)
 
@@ -203,39 +161,9 @@ def units_per_class(y_true, num_classes: int, groups=None) -> np.ndarray:
     return np.array([len(np.unique(groups[y_true == k])) for k in range(num_classes)])
 
 
-def validation_curve_figure(histories: pd.DataFrame, metric: str = "val_balanced_accuracy"):
-    """Figure 5: mean validation accuracy per epoch for each dataset, with a ±1 std band
-    (clipped to [0, 1] for accuracies).
-
-    ``histories`` has columns ``dataset``, ``run``, ``epoch`` and ``metric``. The default is
-    the balanced validation accuracy, which is what the paper's curve shows: its validation
-    set had equal images per class.
-    """
-    from matplotlib.figure import Figure
-
-    missing = {"dataset", "run", "epoch", metric} - set(histories.columns)
-    if missing:
-        raise ValueError(f"histories lack columns {sorted(missing)}")
-    figure = Figure(figsize=(6, 4))
-    axis = figure.add_subplot()
-    for dataset, frame in histories.groupby("dataset", sort=False):
-        stats = frame.groupby("epoch")[metric].agg(["mean", "std"]).fillna({"std": 0.0})
-        axis.plot(stats.index, stats["mean"], label=dataset)
-        low, high = stats["mean"] - stats["std"], stats["mean"] + stats["std"]
-        if "accuracy" in metric:
-            low, high = low.clip(lower=0.0), high.clip(upper=1.0)
-        axis.fill_between(stats.index, low, high, alpha=0.25)
-    name = {"val_accuracy": "validation accuracy",
-            "val_balanced_accuracy": "balanced validation accuracy"}.get(metric, metric.replace("_", " "))
-    axis.set_xlabel("epoch")
-    axis.set_ylabel(name)
-    axis.set_title(f"{name.capitalize()} during DCNN training (mean ± std over runs)")
-    axis.legend()
-    return figure
-
-
 def claims(table: pd.DataFrame) -> pd.DataFrame:
-    """The paper's claims checked against the kit's Table 1 (``table_1`` output).
+    """The paper's claims checked against the kit's Table 1 (``table_1`` output), a
+    :func:`~cxr_keras.reproductions.verdicts.claims_frame`.
 
     Claims: DS3 beats DS1 in total accuracy; DS3 beats DS1 in every class; DS2 is below DS1 in
     total; the largest DS3-over-DS1 gain is in the class with the fewest images
@@ -249,27 +177,23 @@ def claims(table: pd.DataFrame) -> pd.DataFrame:
     def total(dataset):
         return totals.loc[dataset, ["kit_mean", *bounds]].tolist()
 
-    def total_text(dataset):
-        value, low, high = total(dataset)
-        return f"{dataset} {value:.1f}%" + (f" [{low:.1f}, {high:.1f}]" if "ci_low" in totals else "")
-
     rows = []
     if {"DS1", "DS3"} <= set(kit.columns):
         gain = (kit["DS3"] - kit["DS1"]).drop(TOTAL)
-        held, note = exceeds(total("DS3"), total("DS1"))
-        rows.append(("DS3 total accuracy > DS1 total accuracy",
-                     f"{total_text('DS1')} vs {total_text('DS3')}{note}", held))
-        rows.append(("DS3 > DS1 in every class",
-                     ", ".join(f"{c} {g:+.1f}" for c, g in gain.items()), bool((gain > 0).all())))
         largest = gain.idxmax()
-        rows.append(("largest DS3 gain in Pneumothorax (the rarest class)",
-                     f"largest gain: {largest} ({gain.max():+.1f} points)",
-                     paper_class_name(largest) == "Pneumothorax"))
+        rows += [
+            claim_row("DS3 total accuracy > DS1 total accuracy", "total accuracy %, DS3 vs DS1",
+                      total("DS3"), versus=total("DS1"), paper=PAPER_TABLE_1.at[TOTAL, "DS3"]),
+            claim_row("DS3 > DS1 in every class", "smallest per-class gain DS3 - DS1 (points)",
+                      gain.min(), held=bool((gain > 0).all())),
+            claim_row("largest DS3 gain in Pneumothorax (the rarest class)",
+                      f"largest per-class gain DS3 - DS1 (points), in {largest}", gain.max(),
+                      held=paper_class_name(largest) == "Pneumothorax"),
+        ]
     if {"DS1", "DS2"} <= set(kit.columns):
-        held, note = exceeds(total("DS1"), total("DS2"))
-        rows.append(("DS2 total accuracy < DS1 total accuracy",
-                     f"{total_text('DS1')} vs {total_text('DS2')}{note}", held))
-    return pd.DataFrame(rows, columns=["claim", "kit", "held"])
+        rows.append(claim_row("DS2 total accuracy < DS1 total accuracy", "total accuracy %, DS1 vs DS2",
+                              total("DS1"), versus=total("DS2"), paper=PAPER_TABLE_1.at[TOTAL, "DS1"]))
+    return claims_frame(rows)
 
 
 # The paper's setting the caveats compare against: 2,000 GAN training images per class at
@@ -282,49 +206,45 @@ def caveats(counts: pd.DataFrame, gan_epochs: int, gan_batch_size: int,
             synthetic: Mapping[str, np.ndarray], real_by_class: Mapping[str, np.ndarray],
             runs: pd.DataFrame | None = None,
             test_patients: Mapping[str, int] | None = None) -> pd.DataFrame:
-    """Why this run's numbers may differ from the paper's, measured on this run.
+    """Why this run's numbers may differ from the paper's, measured on this run: a
+    :func:`~cxr_keras.reproductions.verdicts.caveats_frame`.
 
     ``counts`` has ``train``, ``val`` and ``test`` image counts per class (rows); ``synthetic``
     and ``real_by_class`` are the DS3 synthetic and real training images by class; ``runs``
     the per-run, per-class test accuracies of :func:`run_dcnn_experiment`;
-    ``test_patients`` the patients behind each class's test images. Returns rows of
-    (factor, note).
+    ``test_patients`` the patients behind each class's test images.
     """
-    from cxr_keras.reproductions import by_class_text
-    from cxr_keras.reproductions.per_class_gan import gan_updates, sample_quality_note
-
     counts = counts[["train", "val", "test"]].fillna(0).astype(int)
     names = list(counts.index)
-    updates = gan_updates(counts["train"].to_dict(), gan_epochs, gan_batch_size)
-    share = pd.Series({name: len(synthetic[name]) / (len(synthetic[name]) + len(real_by_class[name]))
-                       for name in names})
-    rows = [
-        ("GAN training", (f"optimizer steps per class GAN: {by_class_text(updates[names])} (the "
-         f"paper: 2,000 images per class at batch 64, {PAPER_GAN_UPDATES_PER_EPOCH} steps per epoch)")),
-        ("synthetic samples", sample_quality_note({n: synthetic[n] for n in names}, real_by_class)),
-        ("DS3 composition", ("synthetic share of each class in DS3: "
-         f"{by_class_text(share, lambda v: f'{v:.0%}')}")),
-        ("test set", (f"test images per class: {by_class_text(counts['test'][names], int)} (the "
-         f"paper: {PAPER_TEST_PER_CLASS} per class); one image is "
-         f"{100 / max(1, counts['test'][names].min()):.0f} points of the smallest class's accuracy")
-         + ("" if test_patients is None else (
-             f"; from {by_class_text({n: int(test_patients.get(n, 0)) for n in names})} patients "
-             "(a class from one patient gets no interval)"))),
+    share = {name: len(synthetic[name]) / (len(synthetic[name]) + len(real_by_class[name])) for name in names}
+    chosen = {name: synthetic[name] for name in names}
+    parts = [
+        caveat_rows("GAN training", "optimizer steps per class GAN",
+                    gan_updates(counts["train"].to_dict(), gan_epochs, gan_batch_size)[names]),
+        caveat_rows("GAN training", "optimizer steps per epoch",
+                    gan_updates(counts["train"].to_dict(), 1, gan_batch_size)[names],
+                    paper=PAPER_GAN_UPDATES_PER_EPOCH),
+        caveat_rows("synthetic samples", "distance ratio", distance_ratio(chosen, real_by_class)),
+        caveat_rows("synthetic samples", "diversity ratio", diversity_ratio(chosen, real_by_class)),
+        caveat_rows("DS3 composition", "synthetic share of the class", share),
+        caveat_rows("test set", "test images per class", counts["test"][names], paper=PAPER_TEST_PER_CLASS),
+        caveat_rows("test set", "points of accuracy one test image is, smallest class",
+                    100 / max(1, counts["test"][names].min())),
+        caveat_rows("early stopping (balanced validation accuracy)", "largest class's share of validation",
+                    counts["val"].max() / max(1, counts["val"].sum())),
+        caveat_rows("early stopping (balanced validation accuracy)", "validation images, smallest class",
+                    counts["val"][names].min()),
     ]
-    majority = counts["val"].max() / max(1, counts["val"].sum())
-    smallest = counts["val"][names].min()
-    rows.append(("early stopping", (f"it keeps the epoch with the best balanced validation accuracy "
-                 f"(mean recall over classes; the paper's validation set was balanced, ours has "
-                 f"its largest class at {majority:.0%}, where plain accuracy would reward naming that "
-                 f"class for every image); the smallest class has {smallest} validation image(s), "
-                 f"so that choice is noisy")))
+    if test_patients is not None:
+        parts.append(caveat_rows("test set", "test patients per class",
+                                 {n: int(test_patients.get(n, 0)) for n in names}))
     if runs is not None:
         per_class = runs[runs["class"] != TOTAL]
         one_class = (per_class.assign(hit=per_class["accuracy"] > 0)
-                     .groupby(["dataset", "run"])["hit"].sum() == 1).groupby("dataset").agg(["sum", "size"])
-        rows.append(("one-class classifiers", "runs that name a single class for every test image: "
-                     + ", ".join(f"{name} {int(r['sum'])} of {int(r['size'])}" for name, r in one_class.iterrows())))
-    return pd.DataFrame(rows, columns=["factor", "note"])
+                     .groupby(["dataset", "run"])["hit"].sum() == 1).groupby("dataset").mean()
+        parts.append(caveat_rows("one-class classifiers",
+                                 "share of runs naming one class for every test image", one_class))
+    return caveats_frame(*parts)
 
 
 def synthetic_pool_counts(y: np.ndarray, class_names: Sequence[str], factor: float = 2.0) -> dict[str, int]:
@@ -339,29 +259,6 @@ def stack_synthetic(generated: Mapping[str, np.ndarray], class_names: Sequence[s
     if missing:
         raise KeyError(f"no generated images for class(es) {missing}")
     return [generated[c] for c in class_names]
-
-
-class SigmoidDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """Learning rate falling along a sigmoid from ``initial`` at step 0 to ~0.7% at ``total_steps``.
-
-    The paper says "sigmoid decay adaptive learning rate starting at 1e-3" without the curve;
-    the kit's choice is ``initial * (1 + e^-s/2) / (1 + e^(s (step/total - 1/2)))``, s = 10.
-    """
-
-    def __init__(self, initial: float, total_steps: int, steepness: float = 10.0):
-        if initial <= 0 or total_steps < 1:
-            raise ValueError(f"need initial > 0 and total_steps >= 1, got {initial} and {total_steps}")
-        self.initial, self.total_steps, self.steepness = float(initial), int(total_steps), float(steepness)
-
-    def __call__(self, step):
-        from keras import ops
-
-        progress = ops.cast(step, "float32") / self.total_steps
-        scale = (1.0 + np.exp(-self.steepness / 2)) / (1.0 + ops.exp(self.steepness * (progress - 0.5)))
-        return self.initial * scale
-
-    def get_config(self):
-        return {"initial": self.initial, "total_steps": self.total_steps, "steepness": self.steepness}
 
 
 def dcnn_optimizer(learning_rate: float, total_steps: int):
@@ -395,10 +292,6 @@ def run_dcnn_experiment(
     accuracy %), ``histories`` (dataset, run, epoch, ...), ``sizes`` (images per class and
     dataset) and ``table`` (:func:`table_1` with bootstrap CIs over test images).
     """
-    from cxr_keras.experiments import BALANCED_ACCURACY, ValidationBalancedAccuracy
-    from cxr_keras.models import salehinejad_dcnn
-    from cxr_keras.reproductions import train_or_load_classifier
-
     if runs < 1:
         raise ValueError(f"runs must be positive, got {runs}")
     out_dir = Path(out_dir)
@@ -418,7 +311,7 @@ def run_dcnn_experiment(
                 lambda: salehinejad_dcnn(num_classes, image_size, channels),
                 (x_train, y_train), val, test[0], epochs=epochs, batch_size=batch_size,
                 seed=seed + run, optimizer=dcnn_optimizer(learning_rate, steps),
-                callbacks=callbacks)
+                callbacks=callbacks, stamp={"learning_rate": learning_rate, "patience": patience})
             predicted = probabilities.argmax(axis=1)
             predictions.setdefault(dataset, []).append(predicted)
             histories.append(history.assign(dataset=dataset, run=run))
@@ -441,67 +334,21 @@ PHANTOM_STAND_INS = ["normal", "cardiomegaly", "effusion", "edema", "pneumothora
 PHANTOM_COUNTS = {"normal": 158, "cardiomegaly": 171, "effusion": 145, "edema": 50, "pneumothorax": 40}
 
 
-def nih_root(data: str | os.PathLike) -> Path:
-    """The NIH folder: ``data/nih_cxr14_nih1000`` in a root laid out like ../shared/data, else
-    ``data`` itself."""
-    from cxr_keras.paths import NIH_DIR
-
-    root = Path(data).expanduser()
-    return root / NIH_DIR if (root / NIH_DIR).is_dir() else root
-
-
-def split_by_patient(dataset, test_fraction: float = 0.2, val_fraction: float = 0.1, seed: int = 0):
-    """A copy of ``dataset`` re-split into train / val / test by patient (stratified by each
-    patient's most frequent label), ignoring any split it came with."""
-    from cxr_keras.data import check_no_patient_overlap, patient_split
-
-    frame = dataset.frame.assign(split="train")
-    frame = patient_split(frame, test_fraction, seed=seed, target="test")
-    frame = patient_split(frame, val_fraction, seed=seed, target="val")
-    check_no_patient_overlap(frame, source=dataset.name)
-    view = dataset.subset()
-    view.frame = frame
-    return view
-
-
 def load_dataset(data: str, phantom_counts: Mapping[str, int] | None = None, image_size: int = 64,
-                 test_fraction: float = 0.2, val_fraction: float = 0.1, seed: int = 0):
+                 test_fraction: float = 0.2, val_fraction: float = 0.1, seed: int = 0,
+                 on_error: str = "raise"):
     """The five-class set: NIH ChestX-ray14 single-label images under ``data``, or phantoms
-    (``data == "phantoms"``), re-split by patient."""
-    from cxr_keras.data import NIHChestXray14Dataset, PhantomDataset
-    from cxr_keras.data.nih import SALEHINEJAD_CLASSES
-
+    (``data == "phantoms"``), re-split by patient. ``on_error`` goes to the NIH loader."""
     if data == "phantoms":
         dataset = PhantomDataset(phantom_counts or PHANTOM_COUNTS, size=max(32, image_size), seed=seed)
         dataset = dataset.subset(classes=PHANTOM_STAND_INS)
     else:
-        dataset = NIHChestXray14Dataset(nih_root(data), classes=SALEHINEJAD_CLASSES, single_label=True)
+        dataset = NIHChestXray14Dataset(resolve_root(data, NIH_DIR), classes=SALEHINEJAD_CLASSES,
+                                        single_label=True, on_error=on_error)
     return split_by_patient(dataset, test_fraction, val_fraction, seed)
 
 
 def build_gan(image_size: int, learning_rate: float = 2e-4, beta_1: float = 0.5, seed: int = 0):
     """The paper's per-class DCGAN (128-d uniform z, six up-convolutions at 256 px), compiled
     with Adam(``learning_rate``, beta1 0.5) for G and D."""
-    from cxr_keras.gan import GAN
-    from cxr_keras.models import GAN_ARCHITECTURES, build_gan_pair
-
-    keras.utils.set_random_seed(seed)
-    latent = GAN_ARCHITECTURES["salehinejad"].latent
-    generator, discriminator = build_gan_pair("salehinejad", image_size, 1)
-    gan = GAN(generator, discriminator, latent.dim, latent.distribution, seed=seed)
-    gan.compile(keras.optimizers.Adam(learning_rate, beta_1=beta_1),
-                keras.optimizers.Adam(learning_rate, beta_1=beta_1))
-    return gan
-
-
-def drop_small_classes(dataset, min_train_images: int):
-    """Keep the classes with at least ``min_train_images`` training images; return the
-    restricted dataset and the dropped class names."""
-    counts = dataset.class_counts("train")
-    kept = [name for name in dataset.classes if counts[name] >= min_train_images]
-    if len(kept) < 2:
-        raise ValueError(
-            f"fewer than 2 classes have {min_train_images} training images ({counts.to_dict()}); "
-            "lower min_train_images or use more data"
-        )
-    return dataset.subset(classes=kept), [name for name in dataset.classes if name not in kept]
+    return build_compiled_gan("salehinejad", image_size, 1, learning_rate, (beta_1, 0.999), seed)

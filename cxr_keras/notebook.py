@@ -1,0 +1,109 @@
+"""What the notebooks show, written once: figures saved *and* displayed, the GAN's training read
+back from the files its run wrote, models as summaries and layer tables, the package's own
+source, and the claims and caveats of a paper.
+
+Every helper displays through IPython, so a figure made in a loop or before a ``;`` still
+appears in the executed notebook, as an ``image/png`` output of the very PNG saved under
+``out_dir/figures``. Outside a notebook the displays print a text stand-in.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Image, Markdown, display
+
+from cxr_keras.io import save_figure, write_csv
+from cxr_keras.metrics.plots import plot_gan_history, plot_sample_progression
+from cxr_keras.reproductions.verdicts import caveat_lines, claim_lines
+
+
+def show_figure(name: str, figure, figures_dir: str | os.PathLike) -> None:
+    """Save ``figure`` atomically as ``figures_dir/<name>.png``, display that PNG inline and
+    close the figure (so pyplot does not show it a second time). Returns None, so a cell
+    ending in this call shows the image only."""
+    if not re.fullmatch(r"[\w.-]+", str(name)):
+        raise ValueError(f"figure name {name!r} must be a file name (letters, digits, _ . -)")
+    path = save_figure(Path(figures_dir) / f"{name}.png", figure)
+    import matplotlib.pyplot as plt  # here: pyplot picks its backend when first imported
+
+    plt.close(figure)
+    display(Image(filename=str(path)))
+
+
+def show_gan_training(run_dir: str | os.PathLike, name: str, figures_dir: str | os.PathLike,
+                      title: str | None = None, max_snapshots: int = 6) -> pd.DataFrame:
+    """Show a GAN run's whole training from the files it wrote, so a resumed or refreshed run
+    still shows every epoch: the curves of ``run_dir/history.csv`` and the sample grids
+    ``run_dir/samples/epoch-*.png`` (at most ``max_snapshots``, first and last kept).
+
+    Saves ``<name>_history.png`` and ``<name>_samples.png``; returns the history.
+    """
+    run_dir = Path(run_dir)
+    history_path = run_dir / "history.csv"
+    if not history_path.is_file():
+        raise FileNotFoundError(f"{history_path} does not exist; train the GAN with train_gan(out_dir={run_dir})")
+    history = pd.read_csv(history_path)
+    figure = plot_gan_history(history)
+    if title:
+        figure.suptitle(title)
+    show_figure(f"{name}_history", figure, figures_dir)
+    snapshots = sorted((run_dir / "samples").glob("epoch-*.png"))
+    if snapshots:
+        show_figure(f"{name}_samples", plot_sample_progression(_spread(snapshots, max_snapshots)), figures_dir)
+    return history
+
+
+def show_model(model) -> pd.DataFrame:
+    """Print ``model.summary()`` and display a table of its layers (name, type, output shape,
+    parameters); returns the table."""
+    model.summary(print_fn=print)
+    table = pd.DataFrame([
+        {"layer": layer.name, "type": type(layer).__name__,
+         "output shape": _output_shape(layer),
+         "parameters": layer.count_params()}
+        for layer in model.layers
+    ])
+    display(table)
+    return table
+
+
+def show_source(obj) -> str:
+    """Display the source of a package function, class or method as a Python code block: what
+    the notebook shows is what runs. Returns the source."""
+    source = inspect.getsource(obj)
+    where = f"{inspect.getmodule(obj).__name__}.{obj.__qualname__}"
+    display(Markdown(f"`{where}`\n\n```python\n{source}```"))
+    return source
+
+
+def report_claims(claims: pd.DataFrame, out_dir: str | os.PathLike) -> None:
+    """Write ``out_dir/claims.csv`` and print one sentence per claim
+    (:func:`~cxr_keras.reproductions.verdicts.claim_lines`)."""
+    write_csv(Path(out_dir) / "claims.csv", claims)
+    print("\n".join(claim_lines(claims)))
+
+
+def report_caveats(caveats: pd.DataFrame, out_dir: str | os.PathLike) -> None:
+    """Write ``out_dir/caveats.csv`` and print one sentence per factor
+    (:func:`~cxr_keras.reproductions.verdicts.caveat_lines`)."""
+    write_csv(Path(out_dir) / "caveats.csv", caveats)
+    print("\n".join(caveat_lines(caveats)))
+
+
+def _output_shape(layer) -> str:
+    try:
+        return str(tuple(layer.output.shape))
+    except (AttributeError, ValueError):  # a layer used at several places has no single output
+        return ""
+
+
+def _spread(paths: list[Path], count: int) -> list[Path]:
+    if len(paths) <= count:
+        return paths
+    step = (len(paths) - 1) / (count - 1)
+    return [paths[round(i * step)] for i in range(count)]

@@ -1,0 +1,44 @@
+"""The one way the four papers build and compile a GAN: :func:`build_compiled_gan`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from cxr_keras.gan import GAN, ConditionalGAN
+from cxr_keras.models import GAN_ARCHITECTURES, build_gan_pair
+from cxr_keras.seeding import seeded_build
+
+
+def build_compiled_gan(architecture: str, image_size: int, channels: int = 1,
+                       learning_rate: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
+                       seed: int = 0, num_classes: int | None = None,
+                       label_sampling: str = "uniform", class_prior: Sequence[float] | None = None,
+                       **model_kwargs):
+    """A compiled :class:`~cxr_keras.gan.GAN` (or, with ``num_classes``, a
+    :class:`~cxr_keras.gan.ConditionalGAN`) of the architecture ``architecture`` (a key of
+    :data:`cxr_keras.models.GAN_ARCHITECTURES`) with the paper's latent vector, and
+    Adam(``learning_rate``, ``betas``) for both networks.
+
+    Weights and latent draws follow ``seed`` without reseeding the global random state;
+    ``model_kwargs`` go to :func:`cxr_keras.models.build_gan_pair` (e.g. ``variant``,
+    ``latent_dim``), and a ``latent_dim`` there also sets the GAN's.
+    """
+    if architecture not in GAN_ARCHITECTURES:
+        raise KeyError(f"unknown GAN architecture {architecture!r}; choose from {sorted(GAN_ARCHITECTURES)}")
+    latent = GAN_ARCHITECTURES[architecture].latent
+    latent_dim = model_kwargs.get("latent_dim", latent.dim)
+    if num_classes is not None:
+        model_kwargs["num_classes"] = num_classes
+    with seeded_build(seed):
+        generator, discriminator = build_gan_pair(architecture, image_size, channels, **model_kwargs)
+    if num_classes is None:
+        gan = GAN(generator, discriminator, latent_dim, latent.distribution, seed=seed)
+    else:
+        gan = ConditionalGAN(generator, discriminator, latent_dim, num_classes,
+                             label_sampling=label_sampling, class_prior=class_prior,
+                             latent_distribution=latent.distribution, seed=seed)
+    gan.compile(*(keras.optimizers.Adam(learning_rate, beta_1=betas[0], beta_2=betas[1])
+                  for _ in range(2)))
+    return gan

@@ -1,0 +1,141 @@
+"""Claims, caveats and "paper | ours [CI]" cells: numbers in frames, prose in one place.
+
+Every paper module's ``claims()`` returns a frame of :data:`CLAIM_COLUMNS` (built with
+:func:`claim_row`), and its ``caveats()`` a frame of :data:`CAVEAT_COLUMNS` (built with
+:func:`caveat_rows`): one number per cell. :func:`claim_lines` and :func:`caveat_lines` turn
+them into the sentences the notebooks print, and :func:`paper_vs_ours` the table cells, so
+wording and number formats live only here. Importing this module loads no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+CLAIM_COLUMNS = ["claim", "measure", "paper", "ours", "ci_low", "ci_high",
+                 "versus", "versus_low", "versus_high", "held"]
+CAVEAT_COLUMNS = ["factor", "quantity", "group", "ours", "ci_low", "ci_high", "paper"]
+# What a caveat quantity means, said once after its name (quantities not listed need none).
+QUANTITY_NOTES = {
+    "distance ratio": "a sample's pixel distance to its nearest real image over a real image's to "
+                      "its nearest other real image; about 1: like a real image, well above 1: unlike any",
+    "diversity ratio": "spread between samples over spread between real images; about 1: as "
+                       "varied, near 0: mode collapse",
+    "patients in train and test": "the official split the paper used has such patients too, "
+                                  "which can flatter every method alike",
+}
+NOT_RESOLVED = "the intervals overlap, so this run does not resolve it"
+
+
+def exceeds(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether estimate ``a`` is shown to exceed ``b``, each (value, ci_low, ci_high): only when
+    ``a``'s interval lies wholly above ``b``'s (a higher value inside overlapping ones is not)."""
+    (_, a_low, _), (_, _, b_high) = a, b
+    return bool(a_low > b_high)
+
+
+def claim_row(claim: str, measure: str, ours: Sequence[float] | float, held: bool | None = None,
+              versus: Sequence[float] | float = np.nan, paper: float = np.nan) -> dict:
+    """One claim: ``ours`` (and the ``versus`` it is compared with) as a value or (value, ci_low,
+    ci_high). Without ``held``, the claim holds when ``ours`` :func:`exceeds` ``versus``."""
+    ours, versus = _triple(ours), _triple(versus)
+    if held is None:
+        held = exceeds(ours, versus)
+    return dict(zip(CLAIM_COLUMNS, [claim, measure, paper, *ours, *versus, bool(held)]))
+
+
+def claims_frame(rows: Sequence[dict]) -> pd.DataFrame:
+    """:func:`claim_row` rows as a frame with :data:`CLAIM_COLUMNS`."""
+    return pd.DataFrame(list(rows), columns=CLAIM_COLUMNS)
+
+
+def caveat_rows(factor: str, quantity: str, ours: Mapping | pd.Series | Sequence[float] | float,
+                paper: float = np.nan) -> list[dict]:
+    """Caveat rows of one quantity: one per group when ``ours`` is a mapping or Series (e.g.
+    per class), else one row of a value or a (value, ci_low, ci_high) estimate."""
+    values = dict(ours) if isinstance(ours, (Mapping, pd.Series)) else {"": ours}
+    return [dict(zip(CAVEAT_COLUMNS, [factor, quantity, str(group), *_triple(value), float(paper)]))
+            for group, value in values.items()]
+
+
+def caveats_frame(*parts: list[dict]) -> pd.DataFrame:
+    """Concatenated :func:`caveat_rows` as a frame with :data:`CAVEAT_COLUMNS`."""
+    return pd.DataFrame([row for part in parts for row in part], columns=CAVEAT_COLUMNS)
+
+
+def by_class_text(values, fmt=str) -> str:
+    """``"A 1, B 2"`` from per-class values (a Series or mapping), each formatted by ``fmt``."""
+    return ", ".join(f"{name} {fmt(value)}" for name, value in dict(values).items())
+
+
+def number(value: float) -> str:
+    """A value as the tables print it: "-" when missing, whole numbers without decimals,
+    else three significant digits."""
+    if value is None or pd.isna(value):
+        return "-"
+    value = float(value)
+    if value == round(value) and abs(value) >= 1:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def with_interval(value: float, low: float = np.nan, high: float = np.nan, scale: float = 1.0,
+                  places: int | None = None) -> str:
+    """``"81.2 [77.0, 85.1]"``: a value and its 95% interval (the interval left out when missing)."""
+    def shown(v):
+        if pd.isna(v):
+            return "-"
+        return number(v * scale) if places is None else f"{v * scale:.{places}f}"
+
+    interval = "" if pd.isna(low) or pd.isna(high) else f" [{shown(low)}, {shown(high)}]"
+    return shown(value) + interval
+
+
+def paper_vs_ours(paper: float, value: float, low: float = np.nan, high: float = np.nan,
+                  scale: float = 1.0, places: int | None = None) -> str:
+    """A table cell ``"paper | ours [95% CI]"``; "-" marks a value that does not exist."""
+    paper_text = "-" if pd.isna(paper) else with_interval(paper, scale=scale, places=places)
+    return f"{paper_text} | {with_interval(value, low, high, scale, places)}"
+
+
+def claim_lines(claims: pd.DataFrame) -> list[str]:
+    """One sentence per claim: verdict, claim, our numbers (and the paper's)."""
+    lines = []
+    for row in claims.itertuples(index=False):
+        text = f"{row.measure}: {with_interval(row.ours, row.ci_low, row.ci_high)}"
+        if not pd.isna(row.versus):
+            text += f" vs {with_interval(row.versus, row.versus_low, row.versus_high)}"
+        if not pd.isna(row.paper):
+            text += f" (paper {number(row.paper)})"
+        intervals = [row.ci_low, row.ci_high, row.versus_low, row.versus_high]
+        if not row.held and not any(pd.isna(intervals)) and row.ci_high >= row.versus_low:
+            text += f"; {NOT_RESOLVED}"
+        lines.append(f"{'HELD' if row.held else 'DID NOT HOLD'}: {row.claim} -- {text}")
+    return lines
+
+
+def caveat_lines(caveats: pd.DataFrame) -> list[str]:
+    """One sentence per factor: each quantity with its meaning, per group, beside the paper's."""
+    lines = []
+    for factor, rows in caveats.groupby("factor", sort=False):
+        parts = []
+        for quantity, values in rows.groupby("quantity", sort=False):
+            note = f" ({QUANTITY_NOTES[quantity]})" if quantity in QUANTITY_NOTES else ""
+            shown = ", ".join(f"{row.group} {with_interval(row.ours, row.ci_low, row.ci_high)}".strip()
+                              for row in values.itertuples(index=False))
+            paper = values["paper"].dropna().unique()
+            paper_text = f" (the paper: {number(paper[0])})" if len(paper) == 1 else ""
+            parts.append(f"{quantity}{note}: {shown}{paper_text}")
+        lines.append(f"- {factor}: " + "; ".join(parts))
+    return lines
+
+
+def _triple(value) -> list[float]:
+    if np.ndim(value) == 0:
+        return [float(value), np.nan, np.nan]
+    values = [float(v) for v in value]
+    if len(values) != 3:
+        raise ValueError(f"an estimate is a value or (value, ci_low, ci_high), got {value!r}")
+    return values

@@ -1,0 +1,147 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import random
+
+import keras
+import numpy as np
+import pytest
+
+from cxr_keras.classifier_training import (
+    BALANCED_ACCURACY,
+    SigmoidDecay,
+    StopOnDivergingLoss,
+    TrainingDivergedError,
+    ValidationBalancedAccuracy,
+    evaluate_classifier,
+    train_classifier,
+    train_or_load_classifier,
+)
+from cxr_keras.fingerprint import StaleArtefactError
+from tests.scripts.tiny_classifier import CLASSES, SIZE, separable, tiny_cnn
+
+
+def test_classifier_learns_a_separable_task_above_chance():
+    train, test = separable(96, seed=0), separable(64, seed=1)
+    model, history = train_classifier(tiny_cnn, train, val=test, epochs=8, batch_size=16,
+                                      seed=0, learning_rate=0.02)
+    assert list(history["epoch"]) == list(range(1, 9))
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+    evaluation = evaluate_classifier(model, *test, CLASSES, n_boot=50)
+    report = evaluation["report"].set_index(["class", "metric"])
+    assert report.loc[("all", "accuracy"), "value"] > 0.9
+    assert report.loc[("all", "accuracy"), "ci_low"] <= report.loc[("all", "accuracy"), "value"]
+    assert evaluation["probabilities"].shape == (64, 2)
+    assert evaluation["confusion"].to_numpy().sum() == 64
+
+
+def test_every_epoch_runs_all_its_steps_when_the_batch_does_not_divide_the_data():
+    # Regression: data repeated `epochs` times ran out before the last epoch ended.
+    train = separable(10, seed=0)
+    steps = []
+    counter = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: steps.append(batch))
+    _, history = train_classifier(tiny_cnn, train, epochs=3, batch_size=4, seed=0,
+                                  augmentation="flip", callbacks=[counter])
+    assert list(history["epoch"]) == [1, 2, 3]
+    assert len(steps) == 3 * 3
+
+
+def test_progress_bar_only_when_asked_and_keras_is_quiet(capsys):
+    train = separable(16, seed=0)
+    train_classifier(tiny_cnn, train, val=train, epochs=2, batch_size=8, progress="fold-0")
+    bar = capsys.readouterr().err
+    assert "fold-0" in bar and "2/2 [" in bar and "val_accuracy=" in bar
+    train_classifier(tiny_cnn, train, epochs=1, batch_size=8)
+    assert "epoch" not in capsys.readouterr().err
+
+
+def test_training_is_reproducible_with_a_seed():
+    train = separable(32, seed=0)
+    first, _ = train_classifier(tiny_cnn, train, epochs=1, batch_size=8, seed=5, augmentation="flip")
+    again, _ = train_classifier(tiny_cnn, train, epochs=1, batch_size=8, seed=5, augmentation="flip")
+    x = train[0][:4]
+    np.testing.assert_allclose(first.predict(x, verbose=0), again.predict(x, verbose=0), rtol=1e-5)
+
+
+def test_bad_training_input_is_rejected():
+    with pytest.raises(ValueError, match="train must be \\(N, H, W, C\\) images with N labels"):
+        train_classifier(tiny_cnn, (np.zeros((4, 16, 16)), np.zeros(4)))
+    with pytest.raises(ValueError, match="unknown augmentation 'blur'"):
+        train_classifier(tiny_cnn, separable(8, 0), augmentation="blur")
+
+
+def test_balanced_validation_accuracy_does_not_reward_naming_the_largest_class():
+    y_val = np.array([1] * 18 + [0] * 2)
+    x_val = np.zeros((20, SIZE, SIZE, 1), np.float32)
+    always_one = keras.Sequential([keras.Input((SIZE, SIZE, 1)), keras.layers.Flatten(),
+                                   keras.layers.Dense(2, activation="softmax")])
+    always_one.layers[-1].set_weights([np.zeros((SIZE * SIZE, 2)), np.array([0.0, 1.0])])
+    callback = ValidationBalancedAccuracy(x_val, y_val)
+    callback.set_model(always_one)
+    logs = {"val_accuracy": 0.9}
+    callback.on_epoch_end(0, logs)
+    assert logs[BALANCED_ACCURACY] == pytest.approx(0.5)
+    x_val[-2:] = 1.0  # now the two class-0 images get the larger class-0 logit
+    always_one.layers[-1].set_weights([np.tile([[1.0, 0.0]], (SIZE * SIZE, 1)), np.array([0.0, 1.0])])
+    callback = ValidationBalancedAccuracy(x_val, y_val)
+    callback.set_model(always_one)
+    callback.on_epoch_end(1, logs)
+    assert logs[BALANCED_ACCURACY] == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        ValidationBalancedAccuracy(x_val, y_val[:5])
+
+
+def test_training_leaves_the_global_random_state_alone():
+    state = random.getstate()
+    train_classifier(tiny_cnn, separable(16, seed=0), epochs=1, batch_size=8, seed=3)
+    assert random.getstate() == state
+
+
+def test_a_non_finite_loss_stops_training_with_epoch_batch_and_value():
+    def broken():  # every output is NaN, so is the first batch's loss
+        return keras.Sequential([keras.Input((SIZE, SIZE, 1)), keras.layers.Flatten(),
+                                 keras.layers.Rescaling(float("nan")),
+                                 keras.layers.Dense(2, activation="softmax")])
+
+    with pytest.raises(TrainingDivergedError, match=r"loss nan at epoch 1, batch 1 is not finite.*Lower the learning rate"):
+        train_classifier(broken, separable(16, seed=0), epochs=2, batch_size=8, seed=0)
+
+
+def test_an_exploding_loss_stops_training():
+    callback = StopOnDivergingLoss(explode_factor=10)
+    callback.set_model(tiny_cnn())
+    callback.on_epoch_begin(2)
+    callback.on_train_batch_end(0, {"loss": 0.7})
+    callback.on_train_batch_end(1, {"loss": 6.0})
+    with pytest.raises(TrainingDivergedError, match=r"loss 8.0 at epoch 3, batch 3 exploded \(over 10 x the first batch's 0.7\)"):
+        callback.on_train_batch_end(2, {"loss": 8.0})
+    with pytest.raises(ValueError, match="explode_factor must be > 1"):
+        StopOnDivergingLoss(explode_factor=1)
+
+
+def test_a_finished_run_is_read_back_and_a_stale_one_refused(tmp_path):
+    train, test = separable(24, seed=0), separable(8, seed=1)
+    first, history = train_or_load_classifier(tmp_path / "run", tiny_cnn, train, None, test[0],
+                                              epochs=1, batch_size=8, seed=0)
+    assert first.shape == (8, 2) and list(history["epoch"]) == [1]
+
+    def fail():
+        raise AssertionError("a finished run was retrained")
+
+    again, _ = train_or_load_classifier(tmp_path / "run", fail, train, None, test[0],
+                                        epochs=1, batch_size=8, seed=0)
+    np.testing.assert_array_equal(first, again)
+    with pytest.raises(StaleArtefactError, match=r"classifier run in .*run was made from other inputs \(epochs: 1 -> 2\)"):
+        train_or_load_classifier(tmp_path / "run", fail, train, None, test[0], epochs=2, batch_size=8, seed=0)
+    other_images = (train[0] + 0.1, train[1])
+    with pytest.raises(StaleArtefactError, match="train_images"):
+        train_or_load_classifier(tmp_path / "run", fail, other_images, None, test[0], epochs=1, batch_size=8, seed=0)
+
+
+def test_sigmoid_decay_starts_at_the_initial_rate_and_decays_monotonically():
+    schedule = SigmoidDecay(1e-3, total_steps=100)
+    rates = np.array([float(schedule(step)) for step in (0, 25, 50, 75, 100)])
+    assert rates[0] == pytest.approx(1e-3, rel=1e-5)
+    assert np.all(np.diff(rates) < 0)
+    assert rates[-1] < 0.01 * rates[0]

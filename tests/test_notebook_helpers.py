@@ -1,0 +1,79 @@
+"""The notebook display helpers: figures saved and displayed, training read from its files."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from cxr_keras import notebook
+from cxr_keras.io import save_figure
+from cxr_keras.reproductions import verdicts
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    displayed = []
+    monkeypatch.setattr(notebook, "display", displayed.append)
+    return displayed
+
+
+def _figure():
+    figure = Figure()
+    figure.add_subplot().plot([0, 1], [1, 0])
+    return figure
+
+
+def test_show_figure_saves_the_png_and_displays_that_file(tmp_path, shown):
+    assert notebook.show_figure("curve", _figure(), tmp_path / "figures") is None
+    path = tmp_path / "figures" / "curve.png"
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert len(shown) == 1 and shown[0].data == path.read_bytes()
+    with pytest.raises(ValueError, match="figure name 'a/b' must be a file name"):
+        notebook.show_figure("a/b", _figure(), tmp_path)
+
+
+def test_gan_training_is_shown_from_the_files_of_the_run(tmp_path, shown):
+    run = tmp_path / "gan"
+    (run / "samples").mkdir(parents=True)
+    pd.DataFrame({"epoch": [1, 2, 3], "d_loss": [1.4, 1.2, 1.1], "g_loss": [0.7, 0.9, 1.0]}).to_csv(
+        run / "history.csv", index=False)
+    for epoch in (1, 2, 3):
+        save_figure(run / "samples" / f"epoch-{epoch:04d}.png", _figure())
+    history = notebook.show_gan_training(run, "gan", tmp_path / "figures", max_snapshots=2)
+    assert history["epoch"].tolist() == [1, 2, 3]
+    assert [p.name for p in sorted((tmp_path / "figures").iterdir())] == ["gan_history.png", "gan_samples.png"]
+    assert len(shown) == 2
+    assert notebook._spread(list(range(10)), 4) == [0, 3, 6, 9]
+    with pytest.raises(FileNotFoundError, match="history.csv does not exist"):
+        notebook.show_gan_training(tmp_path / "none", "x", tmp_path)
+
+
+def test_show_model_tables_every_layer(shown, capsys):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="hidden"),
+                              keras.layers.Dense(2, name="out")])
+    table = notebook.show_model(model)
+    assert table["layer"].tolist() == ["hidden", "out"]
+    assert table["parameters"].tolist() == [15, 8]
+    assert table["output shape"].tolist() == ["(None, 3)", "(None, 2)"]
+    assert "Total params: 23" in capsys.readouterr().out
+
+
+def test_show_source_shows_the_package_code(shown):
+    source = notebook.show_source(verdicts.exceeds)
+    assert source.startswith("def exceeds(") and "a_low > b_high" in source
+    assert "cxr_keras.reproductions.verdicts.exceeds" in shown[0].data
+
+
+def test_claims_and_caveats_are_written_and_printed(tmp_path, capsys):
+    claims = verdicts.claims_frame([verdicts.claim_row("a claim", "ratio", 0.1, held=True)])
+    caveats = verdicts.caveats_frame(verdicts.caveat_rows("test set", "test images", 36))
+    notebook.report_claims(claims, tmp_path)
+    notebook.report_caveats(caveats, tmp_path)
+    assert capsys.readouterr().out == "HELD: a claim -- ratio: 0.1\n- test set: test images: 36\n"
+    assert pd.read_csv(tmp_path / "claims.csv")["ours"].tolist() == [0.1]
+    assert np.isclose(pd.read_csv(tmp_path / "caveats.csv")["ours"], 36).all()

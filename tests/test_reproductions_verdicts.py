@@ -1,0 +1,55 @@
+"""Claims and caveats frames, and the one place their numbers become sentences and cells."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxr_keras.reproductions import verdicts
+
+
+def test_exceeds_needs_separate_intervals():
+    assert verdicts.exceeds((0.9, 0.85, 0.95), (0.7, 0.6, 0.8))
+    assert not verdicts.exceeds((0.7, 0.6, 0.8), (0.9, 0.85, 0.95))
+    assert not verdicts.exceeds((0.82, 0.7, 0.9), (0.78, 0.65, 0.88))
+
+
+def test_claim_rows_hold_numbers_and_the_lines_say_when_intervals_overlap():
+    claims = verdicts.claims_frame([
+        verdicts.claim_row("A beats B", "accuracy, A vs B", (0.82, 0.7, 0.9), versus=(0.78, 0.65, 0.88),
+                           paper=0.955),
+        verdicts.claim_row("A beats C", "accuracy, A vs C", (0.9, 0.85, 0.95), versus=(0.7, 0.6, 0.8)),
+        verdicts.claim_row("ratio is small", "label / noise ratio", 0.11, held=True),
+    ])
+    assert list(claims.columns) == verdicts.CLAIM_COLUMNS
+    assert claims["held"].tolist() == [False, True, True]
+    assert claims.loc[0, ["ours", "ci_low", "ci_high", "versus", "paper"]].tolist() == [0.82, 0.7, 0.9, 0.78, 0.955]
+    assert np.isnan(claims.loc[2, "versus"])
+    lines = verdicts.claim_lines(claims)
+    assert lines[0] == ("DID NOT HOLD: A beats B -- accuracy, A vs B: 0.82 [0.7, 0.9] vs 0.78 [0.65, 0.88] "
+                        "(paper 0.955); the intervals overlap, so this run does not resolve it")
+    assert lines[1].startswith("HELD: A beats C") and "overlap" not in lines[1]
+    assert lines[2] == "HELD: ratio is small -- label / noise ratio: 0.11"
+    with pytest.raises(ValueError, match="an estimate is a value or"):
+        verdicts.claim_row("x", "y", (1.0, 2.0))
+
+
+def test_caveat_rows_per_group_and_one_line_per_factor():
+    caveats = verdicts.caveats_frame(
+        verdicts.caveat_rows("GAN training", "optimizer steps", {"Normal": 10, "Mass": 5}, paper=31),
+        verdicts.caveat_rows("GAN training", "diversity ratio", pd.Series({"Normal": 0.02})),
+        verdicts.caveat_rows("classifier", "accuracy on real test images", (0.44, 0.4, 0.5)),
+    )
+    assert list(caveats.columns) == verdicts.CAVEAT_COLUMNS
+    assert caveats["ours"].tolist() == [10, 5, 0.02, 0.44]
+    assert caveats["group"].tolist() == ["Normal", "Mass", "Normal", ""]
+    lines = verdicts.caveat_lines(caveats)
+    assert len(lines) == 2
+    assert lines[0].startswith("- GAN training: optimizer steps: Normal 10, Mass 5 (the paper: 31); "
+                               "diversity ratio (spread between samples")
+    assert lines[1] == "- classifier: accuracy on real test images: 0.44 [0.4, 0.5]"
+
+
+def test_paper_vs_ours_cells():
+    assert verdicts.paper_vs_ours(0.949, 0.812, 0.77, 0.851, scale=100, places=1) == "94.9 | 81.2 [77.0, 85.1]"
+    assert verdicts.paper_vs_ours(np.nan, 0.5, np.nan, np.nan, places=3) == "- | 0.500"
+    assert verdicts.number(1341.0) == "1,341" and verdicts.number(np.nan) == "-"
