@@ -88,6 +88,18 @@ def report_claims(claims: pd.DataFrame, out_dir: str | os.PathLike) -> None:
     print("\n".join(claim_lines(claims)))
 
 
+HEALTH_SUMMARY = ("fid", "kid", "coverage", "diversity")
+
+
+def show_gan_health(table: pd.DataFrame) -> pd.DataFrame:
+    """The health of each GAN at a glance: verdict, reason, and per feature space the GAN's
+    FID, KID, coverage and diversity beside the real floor's and the collapsed reference's."""
+    columns = ["gan", "verdict", "reason"] + [
+        column for column in table.columns
+        if any(column.endswith(f"_{metric}") or f"_{metric}_" in column for metric in HEALTH_SUMMARY)]
+    return table[columns].round(3)
+
+
 def report_caveats(caveats: pd.DataFrame, out_dir: str | os.PathLike) -> None:
     """Write ``out_dir/caveats.csv`` and print one sentence per factor
     (:func:`~cxr_keras.reproductions.verdicts.caveat_lines`)."""

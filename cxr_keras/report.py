@@ -51,8 +51,8 @@ def verdict(row: pd.Series) -> str:
     ``held``, with a False claim whose text says the run does not resolve it (intervals
     overlap) counted as inconclusive."""
     given = row.get("verdict")
-    if isinstance(given, str) and given in VERDICTS:
-        return given
+    if isinstance(given, str) and given.partition(":")[0] in VERDICTS:
+        return given.partition(":")[0]  # "inconclusive: the generator was ..." counts as inconclusive
     held = str(row.get("held", "")).strip().lower()
     text = str(row.get("kit", "")).lower()
     if held == "true":

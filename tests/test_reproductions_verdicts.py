@@ -25,12 +25,33 @@ def test_claim_rows_hold_numbers_and_the_lines_say_when_intervals_overlap():
     assert claims.loc[0, ["ours", "ci_low", "ci_high", "versus", "paper"]].tolist() == [0.82, 0.7, 0.9, 0.78, 0.955]
     assert np.isnan(claims.loc[2, "versus"])
     lines = verdicts.claim_lines(claims)
-    assert lines[0] == ("DID NOT HOLD: A beats B -- accuracy, A vs B: 0.82 [0.7, 0.9] vs 0.78 [0.65, 0.88] "
+    assert claims["verdict"].tolist() == [
+        "inconclusive: the intervals overlap, so this run does not resolve it", "held", "held"]
+    assert lines[0] == ("INCONCLUSIVE: A beats B -- accuracy, A vs B: 0.82 [0.7, 0.9] vs 0.78 [0.65, 0.88] "
                         "(paper 0.955); the intervals overlap, so this run does not resolve it")
     assert lines[1].startswith("HELD: A beats C") and "overlap" not in lines[1]
     assert lines[2] == "HELD: ratio is small -- label / noise ratio: 0.11"
     with pytest.raises(ValueError, match="an estimate is a value or"):
         verdicts.claim_row("x", "y", (1.0, 2.0))
+
+
+def test_a_claim_resting_on_an_unhealthy_generator_is_inconclusive():
+    separated = dict(ours=(0.9, 0.85, 0.95), versus=(0.7, 0.6, 0.8))
+    healthy = verdicts.claim_row("GAN beats flip", "accuracy", generator="healthy", **separated)
+    collapsed = verdicts.claim_row("GAN beats flip", "accuracy", generator="mode-collapsed", **separated)
+    lost = verdicts.claim_row("GAN beats flip", "accuracy", ours=(0.6, 0.55, 0.65), versus=(0.9, 0.85, 0.95),
+                              generator="mode-collapsed")
+    plain_loss = verdicts.claim_row("GAN beats flip", "accuracy", ours=(0.6, 0.55, 0.65),
+                                    versus=(0.9, 0.85, 0.95))
+    assert healthy["verdict"] == "held" and plain_loss["verdict"] == "did not hold"
+    assert collapsed["verdict"] == lost["verdict"] == "inconclusive: the generator was mode-collapsed"
+    line = verdicts.claim_lines(verdicts.claims_frame([lost]))[0]
+    assert line.startswith("INCONCLUSIVE: GAN beats flip") and line.endswith("the generator was mode-collapsed")
+    assert verdicts.generator_verdict({"covid": "healthy", "normal": "healthy"}) == "healthy"
+    assert (verdicts.generator_verdict({"covid": "healthy", "normal": "mode-collapsed", "virus": "memorizing"})
+            == "mode-collapsed (normal); memorizing (virus)")
+    with pytest.raises(ValueError, match="no GAN health verdicts"):
+        verdicts.generator_verdict({})
 
 
 def test_caveat_rows_per_group_and_one_line_per_factor():

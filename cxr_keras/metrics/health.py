@@ -43,7 +43,11 @@ from cxr_keras.metrics.diversity import (
     nearest_distance_ratio,
 )
 from cxr_keras.metrics.frechet import RankDeficientCovarianceWarning, fid_from_features
-from cxr_keras.metrics.generative import kernel_inception_distance, precision_recall
+from cxr_keras.metrics.generative import (
+    WholeSetSubsetWarning,
+    kernel_inception_distance,
+    precision_recall,
+)
 from cxr_keras.metrics.memorization import (
     memorization_audit,
     memorization_summary,
@@ -62,6 +66,7 @@ COMPARED_METRICS = (
     "diversity",
     "nearest_ratio",
 )
+KID_SUBSET = 1000  # items per KID subset (Binkowski et al.'s default)
 COLLAPSE_NOISE = 0.02  # std in the [-1, 1] range: about 2.5 grey levels of an 8-bit image
 
 
@@ -177,7 +182,8 @@ def compare_sets(
     """Every metric of :data:`COMPARED_METRICS` for ``candidate`` features against ``reference``.
 
     FID is computed even when a set has no more items than dimensions (biased then: read it
-    beside the floor at the same counts); KID is the mean over ``kid_subsets`` subsets;
+    beside the floor at the same counts); KID is the mean over ``kid_subsets`` subsets of up
+    to 1,000 items (the whole sets, once, when they are smaller: only the mean is used);
     precision and recall use ``pr_k`` neighbours, density and coverage Naeem et al.'s k = 5.
     """
     reference = as_feature_matrix(reference, "reference", min_items=DENSITY_COVERAGE_K + 1)
@@ -185,7 +191,11 @@ def compare_sets(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RankDeficientCovarianceWarning)
         fid = fid_from_features(reference, candidate)
-    kid, _ = kernel_inception_distance(reference, candidate, n_subsets=kid_subsets, seed=seed)
+    whole_sets = min(len(reference), len(candidate)) <= KID_SUBSET
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", WholeSetSubsetWarning)
+        kid, _ = kernel_inception_distance(reference, candidate, subset_size=KID_SUBSET,
+                                           n_subsets=1 if whole_sets else kid_subsets, seed=seed)
     return {
         "fid": fid,
         "kid": kid,

@@ -1,12 +1,18 @@
-"""The one way the four papers build and compile a GAN: :func:`build_compiled_gan`."""
+"""The one way the four papers build and compile a GAN: :func:`build_compiled_gan`.
+
+Each notebook trains the paper's recipe and the kit's. A *recipe* is a plain mapping a profile
+YAML holds: optional ``architecture``, ``learning_rate`` and ``betas`` that replace the
+paper's, plus the small-data options of :class:`cxr_keras.gan.TrainingOptions` and
+``spectral_norm`` (see :func:`cxr_keras.gan.split_recipe`). The paper's recipe is ``{}``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import keras
 
-from cxr_keras.gan import GAN, ConditionalGAN
+from cxr_keras.gan import GAN, ConditionalGAN, split_recipe
 from cxr_keras.models import GAN_ARCHITECTURES, build_gan_pair
 from cxr_keras.seeding import seeded_build
 
@@ -15,7 +21,7 @@ def build_compiled_gan(architecture: str, image_size: int, channels: int = 1,
                        learning_rate: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
                        seed: int = 0, num_classes: int | None = None,
                        label_sampling: str = "uniform", class_prior: Sequence[float] | None = None,
-                       **model_kwargs):
+                       recipe: Mapping | None = None, **model_kwargs):
     """A compiled :class:`~cxr_keras.gan.GAN` (or, with ``num_classes``, a
     :class:`~cxr_keras.gan.ConditionalGAN`) of the architecture ``architecture`` (a key of
     :data:`cxr_keras.models.GAN_ARCHITECTURES`) with the paper's latent vector, and
@@ -23,8 +29,15 @@ def build_compiled_gan(architecture: str, image_size: int, channels: int = 1,
 
     Weights and latent draws follow ``seed`` without reseeding the global random state;
     ``model_kwargs`` go to :func:`cxr_keras.models.build_gan_pair` (e.g. ``variant``,
-    ``latent_dim``), and a ``latent_dim`` there also sets the GAN's.
+    ``latent_dim``), and a ``latent_dim`` there also sets the GAN's. ``recipe`` (see the
+    module docstring) overrides the architecture and optimizer and sets the training options.
     """
+    recipe = dict(recipe or {})
+    architecture = recipe.pop("architecture", architecture)
+    learning_rate = float(recipe.pop("learning_rate", learning_rate))
+    betas = tuple(float(beta) for beta in recipe.pop("betas", betas))
+    builder_options, training_options = split_recipe(recipe)
+    model_kwargs.update(builder_options)
     if architecture not in GAN_ARCHITECTURES:
         raise KeyError(f"unknown GAN architecture {architecture!r}; choose from {sorted(GAN_ARCHITECTURES)}")
     latent = GAN_ARCHITECTURES[architecture].latent
@@ -40,5 +53,5 @@ def build_compiled_gan(architecture: str, image_size: int, channels: int = 1,
                              label_sampling=label_sampling, class_prior=class_prior,
                              latent_distribution=latent.distribution, seed=seed)
     gan.compile(*(keras.optimizers.Adam(learning_rate, beta_1=betas[0], beta_2=betas[1])
-                  for _ in range(2)))
+                  for _ in range(2)), **training_options)
     return gan

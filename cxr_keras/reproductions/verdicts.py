@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 CLAIM_COLUMNS = ["claim", "measure", "paper", "ours", "ci_low", "ci_high",
-                 "versus", "versus_low", "versus_high", "held"]
+                 "versus", "versus_low", "versus_high", "held", "generator", "verdict"]
+HEALTHY = "healthy"  # the GAN health verdict (cxr_keras.metrics.verdict) a claim can rest on
 CAVEAT_COLUMNS = ["factor", "quantity", "group", "ours", "ci_low", "ci_high", "paper"]
 # What a caveat quantity means, said once after its name (quantities not listed need none).
 QUANTITY_NOTES = {
@@ -37,13 +38,42 @@ def exceeds(a: Sequence[float], b: Sequence[float]) -> bool:
 
 
 def claim_row(claim: str, measure: str, ours: Sequence[float] | float, held: bool | None = None,
-              versus: Sequence[float] | float = np.nan, paper: float = np.nan) -> dict:
+              versus: Sequence[float] | float = np.nan, paper: float = np.nan,
+              generator: str | None = None) -> dict:
     """One claim: ``ours`` (and the ``versus`` it is compared with) as a value or (value, ci_low,
-    ci_high). Without ``held``, the claim holds when ``ours`` :func:`exceeds` ``versus``."""
+    ci_high). Without ``held``, the claim holds when ``ours`` :func:`exceeds` ``versus``.
+
+    ``generator``: for a claim that rests on generated images, the health verdict of the GAN
+    that made them (:func:`cxr_keras.metrics.gan_health`; for several GANs, the first
+    unhealthy one's, e.g. from :func:`generator_verdict`). Unless it is "healthy" the claim is
+    judged neither way: its verdict reads "inconclusive: the generator was <verdict>".
+    """
     ours, versus = _triple(ours), _triple(versus)
     if held is None:
         held = exceeds(ours, versus)
-    return dict(zip(CLAIM_COLUMNS, [claim, measure, paper, *ours, *versus, bool(held)]))
+    verdict = _verdict(bool(held), ours, versus, generator)
+    return dict(zip(CLAIM_COLUMNS, [claim, measure, paper, *ours, *versus, bool(held),
+                                    generator or "", verdict]))
+
+
+def generator_verdict(verdicts: Mapping[str, str] | pd.Series) -> str:
+    """One verdict for a claim resting on several GANs (e.g. one per class): "healthy" only
+    when every GAN is, else ``"<verdict> (<gan>)"`` for each GAN that is not."""
+    verdicts = dict(verdicts)
+    if not verdicts:
+        raise ValueError("no GAN health verdicts given; pass {gan name: verdict}")
+    failed = [f"{verdict} ({name})" for name, verdict in verdicts.items() if verdict != HEALTHY]
+    return "; ".join(failed) if failed else HEALTHY
+
+
+def _verdict(held: bool, ours: list[float], versus: list[float], generator: str | None) -> str:
+    if generator is not None and generator != HEALTHY:
+        return f"inconclusive: the generator was {generator}"
+    if held:
+        return "held"
+    (_, low, high), (_, versus_low, versus_high) = ours, versus
+    overlapping = not any(pd.isna([low, high, versus_low, versus_high])) and high >= versus_low
+    return f"inconclusive: {NOT_RESOLVED}" if overlapping else "did not hold"
 
 
 def claims_frame(rows: Sequence[dict]) -> pd.DataFrame:
@@ -109,10 +139,8 @@ def claim_lines(claims: pd.DataFrame) -> list[str]:
             text += f" vs {with_interval(row.versus, row.versus_low, row.versus_high)}"
         if not pd.isna(row.paper):
             text += f" (paper {number(row.paper)})"
-        intervals = [row.ci_low, row.ci_high, row.versus_low, row.versus_high]
-        if not row.held and not any(pd.isna(intervals)) and row.ci_high >= row.versus_low:
-            text += f"; {NOT_RESOLVED}"
-        lines.append(f"{'HELD' if row.held else 'DID NOT HOLD'}: {row.claim} -- {text}")
+        outcome, _, why = row.verdict.partition(": ")
+        lines.append(f"{outcome.upper()}: {row.claim} -- {text}" + (f"; {why}" if why else ""))
     return lines
 
 

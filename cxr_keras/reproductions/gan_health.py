@@ -1,0 +1,79 @@
+"""GAN health after every training, the same way in every notebook: :func:`measure_gan_health`.
+
+The chest X-ray feature space is the kit's own classifier (:func:`feature_classifier`: the
+Davoodi CNN trained on the real training images of every class, nothing generated), since no
+pretrained chest X-ray network can be downloaded; Inception's two FID feature spaces join it
+when the FID weights are installed. Verdicts and thresholds: :mod:`cxr_keras.metrics.verdict`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from cxr_keras.fingerprint import array_digest, check_stamp, write_stamp
+from cxr_keras.classifier_training import train_classifier
+from cxr_keras.io import write_csv
+from cxr_keras.metrics import (
+    GANSamples,
+    classifier_embedder,
+    gan_health,
+    inception_embedder,
+    remembering,
+)
+from cxr_keras.metrics.inception import default_weights_path
+from cxr_keras.models.classifiers import davoodi_cnn
+
+FEATURE_MODEL = "feature_classifier.keras"
+
+
+def feature_classifier(x_train: np.ndarray, y_train: np.ndarray, out_dir: str | os.PathLike,
+                       epochs: int = 5, batch_size: int = 32, seed: int = 0) -> keras.Model:
+    """The kit's chest X-ray feature space: ``davoodi_cnn`` trained on the real ``x_train``
+    (all classes) for ``epochs``, saved in ``out_dir`` and read back on a rerun with the same
+    inputs (a stamp of them guards the file)."""
+    out_dir = Path(out_dir)
+    x_train, y_train = np.asarray(x_train, dtype=np.float32), np.asarray(y_train)
+    num_classes = int(y_train.max()) + 1
+    if num_classes < 2:
+        raise ValueError("the feature classifier needs real training images of at least 2 classes")
+    inputs = {"images": array_digest(x_train), "labels": array_digest(y_train),
+              "epochs": int(epochs), "batch_size": int(batch_size), "seed": int(seed)}
+    if check_stamp(out_dir, inputs, "feature classifier"):
+        return keras.models.load_model(out_dir / FEATURE_MODEL)
+    model, _ = train_classifier(
+        lambda: davoodi_cnn(num_classes, x_train.shape[1], x_train.shape[-1]), (x_train, y_train),
+        epochs=epochs, batch_size=batch_size, seed=seed, progress="CXR feature classifier")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir / FEATURE_MODEL)
+    write_stamp(out_dir, inputs)
+    return model
+
+
+def health_embedders(feature_model: keras.Model | None) -> list:
+    """Embedders for :func:`measure_gan_health`: the CXR space of ``feature_model`` (when
+    given) and Inception's two spaces (when the FID weights are installed), each remembering
+    the real sets it has embedded, so several GANs of one class embed them once."""
+    embedders = []
+    if feature_model is not None:
+        embedders.append(remembering(classifier_embedder(feature_model, "cxr")))
+    if default_weights_path().is_file():
+        embedders.append(remembering(inception_embedder()))
+    if not embedders:
+        raise ValueError("no feature space for GAN health: pass a feature classifier, or run "
+                         "`make fid-weights` for Inception's")
+    return embedders
+
+
+def measure_gan_health(samples: Mapping[str, GANSamples], embedders, out_dir: str | os.PathLike,
+                       seed: int = 0) -> pd.DataFrame:
+    """:func:`cxr_keras.metrics.gan_health` of ``samples`` ({GAN name: GANSamples}, e.g.
+    ``"normal / kit"``), written to ``out_dir/gan_health.csv`` and returned."""
+    table = gan_health(samples, embedders, seed=seed)
+    write_csv(Path(out_dir) / "gan_health.csv", table)
+    return table

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from cxr_keras.data.phantoms import render_batch
+from cxr_keras.fingerprint import StaleArtefactError
+from cxr_keras.metrics import GANSamples
+from cxr_keras.notebook import show_gan_health
+from cxr_keras.reproductions.gan_health import (
+    FEATURE_MODEL,
+    feature_classifier,
+    health_embedders,
+    measure_gan_health,
+)
+
+
+def _images(findings, seed):
+    """Phantoms at 32 px, halved to 16 px, in [-1, 1] with one channel."""
+    images = render_batch(findings, size=32, seed=seed)
+    images = images.reshape(len(images), 16, 2, 16, 2).mean(axis=(2, 4))
+    return (images[..., None] * 2 - 1).astype("float32")
+
+
+def test_feature_classifier_is_trained_once_and_guarded_by_its_inputs(tmp_path):
+    x = np.concatenate([_images(["normal"] * 12, 0), _images(["cardiomegaly"] * 12, 1)])
+    y = np.repeat([0, 1], 12)
+    model = feature_classifier(x, y, tmp_path, epochs=1, batch_size=8)
+    assert (tmp_path / FEATURE_MODEL).is_file()
+    again = feature_classifier(x, y, tmp_path, epochs=1, batch_size=8)
+    np.testing.assert_allclose(model.predict(x[:4], verbose=0), again.predict(x[:4], verbose=0), rtol=1e-6)
+    with pytest.raises(StaleArtefactError, match="epochs: 1 -> 2"):
+        feature_classifier(x, y, tmp_path, epochs=2, batch_size=8)
+
+
+def test_health_of_a_collapsed_and_a_real_stand_in(tmp_path):
+    train, holdout, other = (_images(["normal"] * 24, seed) for seed in (0, 1, 2))
+    x = np.concatenate([train, _images(["effusion"] * 24, 3)])
+    model = feature_classifier(x, np.repeat([0, 1], 24), tmp_path / "features", epochs=1, batch_size=8)
+    samples = {"real stand-in": GANSamples(other, train, holdout),
+               "collapsed": GANSamples(np.repeat(other[:1], 24, axis=0), train, holdout)}
+    table = measure_gan_health(samples, health_embedders(model)[:1], tmp_path)
+    assert (tmp_path / "gan_health.csv").is_file()
+    verdicts = dict(zip(table["gan"], table["verdict"]))
+    assert verdicts["collapsed"] == "mode-collapsed" and verdicts["real stand-in"] == "healthy"
+    shown = show_gan_health(table)
+    assert {"gan", "verdict", "cxr_diversity", "cxr_coverage_floor"} <= set(shown.columns)
