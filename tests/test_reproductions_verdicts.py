@@ -36,7 +36,7 @@ def test_claim_rows_hold_numbers_and_the_lines_say_when_intervals_overlap():
 
 
 def test_a_claim_resting_on_an_unhealthy_generator_is_inconclusive():
-    separated = dict(ours=(0.9, 0.85, 0.95), versus=(0.7, 0.6, 0.8))
+    separated = {"ours": (0.9, 0.85, 0.95), "versus": (0.7, 0.6, 0.8)}
     healthy = verdicts.claim_row("GAN beats flip", "accuracy", generator="healthy", **separated)
     collapsed = verdicts.claim_row("GAN beats flip", "accuracy", generator="mode-collapsed", **separated)
     lost = verdicts.claim_row("GAN beats flip", "accuracy", ours=(0.6, 0.55, 0.65), versus=(0.9, 0.85, 0.95),
