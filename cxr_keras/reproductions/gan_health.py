@@ -16,8 +16,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from cxr_keras.fingerprint import array_digest, check_stamp, write_stamp
 from cxr_keras.classifier_training import train_classifier
+from cxr_keras.fingerprint import array_digest, check_stamp, write_stamp
 from cxr_keras.io import write_csv
 from cxr_keras.metrics import (
     GANSamples,
