@@ -16,6 +16,7 @@ import pandas as pd
 from cxr_keras.audits.mitigation import MITIGATIONS, mitigate
 from cxr_keras.audits.shortcut import shortcut_audit, shortcut_claim
 from cxr_keras.io import write_csv
+from cxr_keras.paths import COVID_DIR
 
 
 def original_sizes(frame: pd.DataFrame, covid_metadata: str | Path) -> pd.DataFrame:
@@ -53,8 +54,7 @@ def audit_dataset(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from cxr_keras.paths import COVID_DIR
-    from cxr_keras.reproductions.davoodi import load_dataset
+    from cxr_keras.reproductions.davoodi import load_dataset  # loads TensorFlow: only for the CLI
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="root laid out like ../shared/data")

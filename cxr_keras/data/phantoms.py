@@ -30,6 +30,7 @@ from cxr_keras.data.phantom_anatomy import (
     lung_masks,
     to_output,
 )
+from cxr_keras.io import save_figure
 
 PHANTOM_CLASSES = ("normal", "cardiomegaly", "effusion", "pneumothorax", "consolidation", "edema")
 MIN_SIZE, MAX_SIZE = 32, 256
@@ -83,9 +84,7 @@ def phantom_arrays(
 def plot_phantoms_vs_real(real_images: list | None, out_path, size: int = 128, per_row: int = 6):
     """Save a grid with one row of phantoms per class and, when `real_images` (2-D arrays of
     any range) are given, rows of real radiographs below for comparison. Returns the path."""
-    from matplotlib.figure import Figure
-
-    from cxr_keras.io import save_figure
+    from matplotlib.figure import Figure  # matplotlib only when plotting
 
     real_images = [np.asarray(image, dtype=np.float32) for image in real_images or []]
     for i, image in enumerate(real_images):

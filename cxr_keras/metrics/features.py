@@ -36,14 +36,14 @@ FEATURES_VERSION = 2  # 2: cache files carry their key and a checksum
 
 @functools.lru_cache(maxsize=1)
 def _default_model(weights_path: str):
-    from cxr_keras.metrics.inception import load_fid_inception
+    from cxr_keras.metrics.inception import load_fid_inception  # loads TensorFlow: only when used
 
     return load_fid_inception(weights_path)
 
 
 def default_model():
     """The FID Inception model with the default weights, built once per process."""
-    from cxr_keras.metrics.inception import default_weights_path
+    from cxr_keras.metrics.inception import default_weights_path  # loads TensorFlow: only when used
 
     return _default_model(str(default_weights_path()))
 

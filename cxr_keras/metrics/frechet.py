@@ -174,7 +174,9 @@ def resolve_features(
         )
     if dims not in FID_DIMS:
         raise ValueError(f"dims must be one of {FID_DIMS}, got {dims}")
-    from cxr_keras.metrics.features import extract_features
+    from cxr_keras.metrics.features import (
+        extract_features,  # loads TensorFlow: only when images are given
+    )
 
     return extract_features(
         data, model=model, dims=(dims,), batch_size=batch_size, progress=progress, name=name,

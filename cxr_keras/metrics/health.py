@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cxr_keras.fingerprint import array_digest
 from cxr_keras.metrics.diversity import (
     DENSITY_COVERAGE_K,
     as_feature_matrix,
@@ -75,7 +76,7 @@ COLLAPSE_NOISE = 0.02  # std in the [-1, 1] range: about 2.5 grey levels of an 8
 
 def inception_embedder(model=None, batch_size: int = 32) -> Embedder:
     """Embedder giving ``inception_2048`` and ``inception_768`` (one Inception pass for both)."""
-    from cxr_keras.metrics.features import extract_features
+    from cxr_keras.metrics.features import extract_features  # loads TensorFlow: only when used
 
     def embed_inception(images):
         features = extract_features(
@@ -94,7 +95,7 @@ def penultimate_features(classifier, images, batch_size: int = 64) -> np.ndarray
     """
     import keras
 
-    from cxr_keras.metrics.conversions import to_rgb
+    from cxr_keras.metrics.conversions import to_rgb  # with keras above: only when used
 
     if not isinstance(classifier, keras.Model):
         raise TypeError(f"classifier must be a keras.Model, got {type(classifier).__name__}")
@@ -131,7 +132,6 @@ def pixel_embedder(images) -> dict[str, np.ndarray]:
 def remembering(embedder: Embedder) -> Embedder:
     """``embedder`` that keeps the features of every image array it has seen (by content), so
     the real sets of a class are embedded once however many GANs (recipes) are compared."""
-    from cxr_keras.fingerprint import array_digest
 
     seen: dict[str, Mapping[str, np.ndarray]] = {}
 

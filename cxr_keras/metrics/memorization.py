@@ -116,7 +116,7 @@ def memorization_summary(
 
 def plot_closest_pairs(generated, train, audit: pd.DataFrame, k: int = 8, space: str = "feature"):
     """Figure with the ``k`` closest generated images (top) above their nearest training image."""
-    from cxr_keras.metrics.plots import new_figure, show_image
+    from cxr_keras.metrics.plots import new_figure, show_image  # matplotlib only when plotting
 
     distance_column = _column(audit, space, "distance")
     closest = audit.nsmallest(k, distance_column)
