@@ -164,10 +164,10 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
     of one stride-1 ``keras.ops.conv`` over the (padded) input, whose result is interleaved
     back into the ``s``-times larger image (sub-pixel / depth-to-space). It does slightly more
     multiply-adds than the transposed convolution (the phases' windows are padded to one size:
-    1.44x for a 5x5 kernel at stride 2; one extra row and column for 4x4), and it measured 0.77x
-    to 0.95x of
-    ``Conv2DTranspose``'s GAN-step speed on TF 2.21 CPU (``benchmarks/gan_step.py --sub-pixel``),
-    so the paper generators keep ``Conv2DTranspose`` unless asked.
+    1.44x for a 5x5 kernel at stride 2; one extra row and column for 4x4), and it measured
+    0.77x to 0.95x of ``Conv2DTranspose``'s GAN-step speed on TF 2.21 CPU
+    (``benchmarks/gan_step.py --sub-pixel``), so the paper generators keep ``Conv2DTranspose``
+    unless asked.
 
     Same weights as ``keras.layers.Conv2DTranspose`` (``kernel`` of shape
     ``(kh, kw, filters, C_in)`` and ``bias``), the same outputs and gradients up to float
