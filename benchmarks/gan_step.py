@@ -15,6 +15,11 @@ Dense layers, 2 FLOPs per MAC; a backward pass is counted as twice the forward p
 * G step: G and D forward + backward on B -> 3 B (G + D)  (D's weight gradient is not
   needed here, so this slightly overstates the work).
 
+``--sub-pixel`` also times every row with the generators' ``sub_pixel_upsampling=True``
+(:class:`cxr_keras.models.SubPixelConv2DTranspose`, same weights and images), alternating with
+the plain step, and prints its img/s, %conv and speed relative to the plain step.
+``--architectures`` limits the rows to some papers' networks.
+
 ``--small-data`` instead times the Davoodi 64 px step (batch 32) plain, with augmentation
 of every D input (p = 1), with augmentation plus R1 on every D step, and with augmentation
 plus lazy R1 (every 16 steps), in alternation, and prints each one's cost relative to the
@@ -24,6 +29,7 @@ Usage::
 
     python benchmarks/gan_step.py                  # batch 32 at 64 px, plus paper sizes
     python benchmarks/gan_step.py --quick          # a fast pass at 32 px
+    python benchmarks/gan_step.py --no-legacy --sub-pixel   # transposed conv vs sub-pixel
     python benchmarks/gan_step.py --small-data --steps 10   # overhead of augment + R1
 """
 
@@ -136,11 +142,13 @@ SMALL_DATA_RECIPES = {
 }
 
 
-def gan_step_fn(name, image_size, batch, jit_compile, recipe=None):
+def gan_step_fn(name, image_size, batch, jit_compile, recipe=None, **build_options):
     """A callable running one ``GAN.train_step`` on a fixed batch, and that step's FLOPs.
 
-    ``recipe`` holds extra ``GAN.compile`` options (see :mod:`cxr_keras.gan.options`)."""
-    generator, discriminator = build_gan_pair(name, image_size, CHANNELS.get(name, 1))
+    ``recipe`` holds extra ``GAN.compile`` options (see :mod:`cxr_keras.gan.options`);
+    ``build_options`` go to :func:`cxr_keras.models.build_gan_pair`."""
+    generator, discriminator = build_gan_pair(name, image_size, CHANNELS.get(name, 1),
+                                              **build_options)
     latent = GAN_ARCHITECTURES[name].latent
     if name == "ng_gubbi_cgan":
         gan = ConditionalGAN(generator, discriminator, latent.dim, NUM_CLASSES,
@@ -198,15 +206,17 @@ def legacy_step_fn(name, image_size, batch):
 
 
 # ----- report --------------------------------------------------------------------------
-def configurations(quick: bool) -> list[tuple[str, int, int]]:
-    """(architecture, image size, batch) rows to time."""
-    names = sorted(GAN_ARCHITECTURES)
+def configurations(quick: bool, names=None) -> list[tuple[str, int, int]]:
+    """(architecture, image size, batch) rows to time, for ``names`` (default: every pair)."""
+    names = sorted(names or GAN_ARCHITECTURES)
     if quick:
         return [(name, 32, 8) for name in names]
     rows = [(name, 64, 32) for name in names]
-    # Each paper's own size where one step stays affordable on a small CPU.
-    rows += [("kora_venu", 128, 8), ("ng_gubbi", 128, 8), ("salehinejad", 128, 8)]
-    return rows
+    # Each paper's own size (Davoodi's is 64), at a batch one small CPU affords; Salehinejad
+    # also at 128, the size its rows had before 256 was added.
+    larger = [("kora_venu", 128, 8), ("ng_gubbi", 128, 8), ("ng_gubbi_cgan", 128, 8),
+              ("salehinejad", 128, 8), ("salehinejad", 256, 4)]
+    return rows + [row for row in larger if row[0] in names]
 
 
 def small_data_overhead(steps: int, jit) -> None:
@@ -228,9 +238,17 @@ def main(argv=None) -> None:
     parser.add_argument("--jit", choices=["auto", "true", "false"], default="auto",
                         help="jit_compile of GAN.compile; 'auto' (default) is Keras' choice, "
                              "no XLA on a CPU-only machine, where XLA convolutions are slower")
+    parser.add_argument("--sub-pixel", action="store_true",
+                        help="also time each row with sub_pixel_upsampling=True generators")
+    parser.add_argument("--architectures", type=lambda text: text.split(","), default=None,
+                        help=f"comma-separated subset of {','.join(sorted(GAN_ARCHITECTURES))}")
     parser.add_argument("--small-data", action="store_true",
                         help="only the overhead of augmentation + R1 on the Davoodi 64 px step")
     args = parser.parse_args(argv)
+    unknown = set(args.architectures or ()) - set(GAN_ARCHITECTURES)
+    if unknown:
+        parser.error(f"--architectures: unknown {sorted(unknown)}; "
+                     f"choose from {sorted(GAN_ARCHITECTURES)}")
     steps = args.steps or (2 if args.quick else 3)
     jit = {"auto": "auto", "true": True, "false": False}[args.jit]
     if args.small_data:
@@ -241,19 +259,27 @@ def main(argv=None) -> None:
     matmul = matmul_peak(1024 if args.quick else 2048, reps)
     probe, probe_flops = conv_probe(8 if args.quick else 16, 32 if args.quick else 64, 128)
     conv = _best_rate(probe, probe_flops, reps)
-    print(f"machine: {os.cpu_count()} CPU threads, TF {tf.__version__}, Keras {keras.__version__}")
+    print(f"machine: {os.cpu_count()} CPU threads, TF {tf.__version__}, Keras {keras.__version__}, "
+          f"load average {os.getloadavg()[0]:.2f}")
     print(f"peak: matmul {matmul:.1f} GFLOP/s, conv2d 3x3 128->128 {conv:.1f} GFLOP/s")
     print(f"GAN.compile(jit_compile={args.jit}); median of {steps} steps after 2 warm-up; GAN, "
           "legacy and the conv probe alternate, and %conv is against the probe of that row")
     header = (f"{'architecture':<14}{'size':>5}{'batch':>6}{'GFLOP/step':>11}{'img/s':>8}"
-              f"{'GFLOP/s':>9}{'conv':>8}{'%conv':>7}{'legacy img/s':>13}{'speedup':>9}")
+              f"{'GFLOP/s':>9}{'conv':>8}{'%conv':>7}")
+    if not args.no_legacy:
+        header += f"{'legacy img/s':>13}{'speedup':>9}"
+    if args.sub_pixel:
+        header += f"{'sub-px img/s':>13}{'%conv':>7}{'vs ConvT':>9}"
     print(header)
     print("-" * len(header))
-    for name, size, batch in configurations(args.quick):
+    for name, size, batch in configurations(args.quick, args.architectures):
         step, flops = gan_step_fn(name, size, batch, jit)
         contenders = {"gan": step, "conv": probe}
         if not args.no_legacy:
             contenders["legacy"] = legacy_step_fn(name, size, batch)
+        if args.sub_pixel:
+            contenders["sub_pixel"] = gan_step_fn(name, size, batch, jit,
+                                                  sub_pixel_upsampling=True)[0]
         seconds = median_step_times(contenders, steps)
         rate, peak = flops / seconds["gan"] / 1e9, probe_flops / seconds["conv"] / 1e9
         row = (f"{name:<14}{size:>5}{batch:>6}{flops / 1e9:>11.1f}{batch / seconds['gan']:>8.1f}"
@@ -261,6 +287,10 @@ def main(argv=None) -> None:
         if not args.no_legacy:
             row += (f"{batch / seconds['legacy']:>13.1f}"
                     f"{seconds['legacy'] / seconds['gan']:>8.2f}x")
+        if args.sub_pixel:
+            sub_rate = flops / seconds["sub_pixel"] / 1e9
+            row += (f"{batch / seconds['sub_pixel']:>13.1f}{100 * sub_rate / peak:>6.0f}%"
+                    f"{seconds['gan'] / seconds['sub_pixel']:>8.2f}x")
         print(row, flush=True)
         keras.backend.clear_session()
 

@@ -22,7 +22,7 @@ from cxr_keras.models import davoodi, kora_venu, ng_gubbi, salehinejad
 from cxr_keras.models.classifiers import davoodi_cnn, kora_venu_cnn, salehinejad_dcnn
 from cxr_keras.models.davoodi import davoodi_discriminator, davoodi_generator
 from cxr_keras.models.kora_venu import kora_venu_discriminator, kora_venu_generator
-from cxr_keras.models.layers import TapSumConv2D, with_spectral_norm
+from cxr_keras.models.layers import SubPixelConv2DTranspose, TapSumConv2D, with_spectral_norm
 from cxr_keras.models.ng_gubbi import (
     ng_gubbi_conditional_discriminator,
     ng_gubbi_conditional_generator,
@@ -69,8 +69,9 @@ def build_gan_pair(name: str, image_size: int | None = None, channels: int | Non
     ``channels=1`` (grayscale X-rays). ``spectral_norm=True`` wraps the discriminator's
     convolutions and dense layers in ``keras.layers.SpectralNormalization`` (Miyato et al.,
     2018; off by default). Other keyword arguments go to the builder(s) that accept them, e.g.
-    ``variant="paper"`` (Kora Venu, both networks), ``latent_dim`` (generator only),
-    ``num_classes`` (``ng_gubbi_cgan``, both networks).
+    ``variant="paper"`` (Kora Venu, both networks), ``latent_dim`` and
+    ``sub_pixel_upsampling`` (generator only), ``num_classes`` (``ng_gubbi_cgan``, both
+    networks).
     """
     if name not in GAN_ARCHITECTURES:
         raise KeyError(f"unknown GAN architecture {name!r}; choose from {sorted(GAN_ARCHITECTURES)}")
@@ -111,7 +112,8 @@ def match_input_channels(images, model: keras.Model) -> np.ndarray:
 
 
 __all__ = [
-    "GAN_ARCHITECTURES", "GanSpec", "LatentSpec", "TapSumConv2D", "build_gan_pair",
+    "GAN_ARCHITECTURES", "GanSpec", "LatentSpec", "SubPixelConv2DTranspose", "TapSumConv2D",
+    "build_gan_pair",
     "davoodi_cnn", "davoodi_discriminator", "davoodi_generator", "kora_venu_cnn",
     "kora_venu_discriminator", "kora_venu_generator", "match_input_channels",
     "ng_gubbi_conditional_discriminator",
