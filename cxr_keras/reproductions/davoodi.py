@@ -88,10 +88,13 @@ def paper_class_name(name: str) -> str:
     raise KeyError(f"class {name!r} has no counterpart in the paper's Table 4 ({PAPER_CLASSES})")
 
 
-def build_dcgan(image_size: int = 64, learning_rate: float = 2e-4, betas=(0.5, 0.999), seed: int = 0):
+def build_dcgan(image_size: int = 64, learning_rate: float = 2e-4, betas=(0.5, 0.999), seed: int = 0,
+                recipe: Mapping | None = None):
     """The paper's DCGAN (:func:`cxr_keras.models.davoodi_generator` / ``_discriminator``),
-    compiled with Adam(``learning_rate``, ``betas``) for G and D."""
-    return build_compiled_gan("davoodi", image_size, 1, learning_rate, tuple(betas), seed)
+    compiled with Adam(``learning_rate``, ``betas``) for G and D; ``recipe`` (see
+    :mod:`~cxr_keras.reproductions.gan_setup`) overrides them and adds small-data options."""
+    return build_compiled_gan("davoodi", image_size, 1, learning_rate, tuple(betas), seed,
+                              recipe=recipe)
 
 
 def train_class_gans(
@@ -105,9 +108,11 @@ def train_class_gans(
     is_classifier=None,
     seed: int = 0,
     sample_every: int | None = None,
+    recipe: Mapping | None = None,
 ):
-    """One DCGAN per class (:func:`per_class_gan.train_per_class_gans`, sample grids every
-    ``sample_every`` epochs), with FID/IS logged every ``quality_every`` epochs (0: never) to
+    """One DCGAN per class of ``recipe`` (None: the paper's; see
+    :func:`per_class_gan.train_per_class_gans`), sample grids every ``sample_every`` epochs,
+    with FID/IS logged every ``quality_every`` epochs (0: never) to
     ``out_dir/<class>/quality.csv`` against that class's training images, with as many
     generated images.
 
@@ -122,9 +127,11 @@ def train_class_gans(
                               is_classifier=is_classifier, seed=seed)]
 
     gans, history = train_per_class_gans(
-        images, lambda name: build_dcgan(images[name].shape[1], seed=seed + names.index(name)),
+        images, lambda name, gan_recipe: build_dcgan(
+            images[name].shape[1], seed=seed + names.index(name), recipe=gan_recipe),
         epochs, out_dir, batch_size, seed=seed,
-        callbacks=quality_logger if quality_every else None, sample_every=sample_every)
+        callbacks=quality_logger if quality_every else None, sample_every=sample_every,
+        recipe=recipe)
     logs = [pd.read_csv(path).assign(**{"class": name}) for name in names
             if (path := Path(out_dir) / class_folder(name) / "quality.csv").is_file()]
     return gans, history, pd.concat(logs, ignore_index=True) if logs else None
