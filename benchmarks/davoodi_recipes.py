@@ -19,7 +19,7 @@ reference's. The full table goes to ``--out/gan_health.csv``. The CPU may be sha
 ``nice``.
 
     nice .venv/bin/python benchmarks/davoodi_recipes.py [--epochs 40] [--holdout 40]
-        [--recipes paper kit] [--out /tmp/davoodi_recipes]
+        [--recipes paper kit] [--classes covid normal] [--out /tmp/davoodi_recipes]
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -74,6 +73,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=40, help="GAN epochs per class (cpu profile: 40)")
     parser.add_argument("--holdout", type=int, default=40, help="held-out test images per class")
     parser.add_argument("--recipes", nargs="+", default=None, help="names in the cpu profile's gan_recipes")
+    parser.add_argument("--classes", nargs="+", default=None, help="train and measure only these classes")
     parser.add_argument("--feature-epochs", type=int, default=5, help="CXR feature classifier epochs")
     parser.add_argument("--out", default="/tmp/davoodi_recipes")
     args = parser.parse_args(argv)
@@ -83,6 +83,12 @@ def main(argv=None) -> None:
     classes, (x_train, y_train), (x_test, y_test) = load(args.holdout)
     train = per_class_gan.images_by_class(x_train, y_train, classes)
     holdout = per_class_gan.images_by_class(x_test, y_test, classes)
+    if args.classes:
+        unknown = sorted(set(args.classes) - set(classes))
+        if unknown:
+            raise SystemExit(f"--classes: unknown {unknown}; choose from {classes}")
+        classes = list(args.classes)
+        train = {name: train[name] for name in classes}
     print(f"train {dict(zip(classes, DAVOODI_TRAIN_COUNTS))}, held out {args.holdout} per class, "
           f"64 px gray, {args.epochs} epochs; load average {os.getloadavg()[0]:.2f}", flush=True)
     embedders = health_embedders(feature_classifier(x_train, y_train, out / "features",

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxr_keras.fingerprint import canonical
 from cxr_keras import metrics
+from cxr_keras.fingerprint import canonical
 from cxr_keras.gan import EpochProgress, train_gan
 from cxr_keras.metrics.generative import knn_radii
 from cxr_keras.metrics.memorization import nearest_neighbours
@@ -148,6 +148,28 @@ def generate_per_class(
         else:
             generated[name] = gan.generate(int(count), seed=seed + index, batch_size=batch_size)
     return generated
+
+
+def health_samples(
+    gans: Mapping[str, object], train: Mapping[str, np.ndarray], holdout: Mapping[str, np.ndarray],
+    history: pd.DataFrame, recipe: str, seed: int = 0,
+) -> dict[str, metrics.GANSamples]:
+    """What :func:`cxr_keras.reproductions.gan_health.measure_gan_health` needs of one recipe's
+    per-class GANs: ``{"<class> / <recipe>": GANSamples}``, each GAN drawing as many images as
+    its class has held-out real ones (``holdout``), with its rows of the stacked ``history``."""
+    return {f"{name} / {recipe}": metrics.GANSamples(
+                gan.generate(len(holdout[name]), seed=seed + index), train[name], holdout[name],
+                history[history["class"] == name].drop(columns="class"))
+            for index, (name, gan) in enumerate(gans.items())}
+
+
+def recipe_verdicts(health: pd.DataFrame, recipe: str) -> dict[str, str]:
+    """{class: health verdict} of one recipe's rows of a :func:`health_samples` health table."""
+    suffix = f" / {recipe}"
+    rows = health[health["gan"].str.endswith(suffix)]
+    if rows.empty:
+        raise KeyError(f"no GAN of recipe {recipe!r} in the health table; gans: {list(health['gan'])}")
+    return dict(zip(rows["gan"].str[: -len(suffix)], rows["verdict"]))
 
 
 def discriminator_keep_mask(
