@@ -82,6 +82,10 @@ def main(argv=None) -> None:
     out = Path(args.out)
     classes, (x_train, y_train), (x_test, y_test) = load(args.holdout)
     train = per_class_gan.images_by_class(x_train, y_train, classes)
+    # The collapsed reference repeats a class's first training image; Inception refuses images
+    # with no negative pixel (they look like [0, 1] images), so a darkest-pixel image goes first.
+    health_train = {name: images[np.argsort(images.min(axis=(1, 2, 3)), kind="stable")]
+                    for name, images in train.items()}
     holdout = per_class_gan.images_by_class(x_test, y_test, classes)
     if args.classes:
         unknown = sorted(set(args.classes) - set(classes))
@@ -101,7 +105,7 @@ def main(argv=None) -> None:
         seconds = time.perf_counter() - started
         for cls in classes:
             generated = gans[cls].generate(len(holdout[cls]), seed=1)
-            samples[f"{cls} / {name}"] = GANSamples(generated, train[cls], holdout[cls],
+            samples[f"{cls} / {name}"] = GANSamples(generated, health_train[cls], holdout[cls],
                                                     history[history["class"] == cls])
             steps = int(gans[cls].g_optimizer.iterations.numpy())
             timing.append({"gan": f"{cls} / {name}", "steps": steps, "seconds": seconds / len(classes)})
