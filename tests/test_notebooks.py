@@ -66,7 +66,8 @@ def _check_numbers(results, paper):
     assert len(caveats) and caveats["ours"].notna().all()
 
 
-# Per-class GANs of two recipes: (classes, recipes) the smoke run's health table must cover.
+# Per-class GANs of two recipes: (classes, recipes) the smoke run's health table must cover
+# (None: the classes with 6 test images; the Salehinejad smoke phantoms have none, so no table).
 HEALTH = {"davoodi": (4, 2), "salehinejad": (None, 2)}
 
 
@@ -75,10 +76,11 @@ def _check_health_and_utility(results, paper):
     if paper not in HEALTH:
         return
     classes, recipes = HEALTH[paper]
-    health = pd.read_csv(results / "gan_health.csv")
-    assert health["verdict"].isin(VERDICTS).all(), f"{paper}: {set(health['verdict'])}"
-    assert health["gan"].str.split(" / ").str[1].nunique() == recipes
-    assert classes is None or len(health) == classes * recipes
+    if classes is not None or (results / "gan_health.csv").is_file():
+        health = pd.read_csv(results / "gan_health.csv")
+        assert health["verdict"].isin(VERDICTS).all(), f"{paper}: {set(health['verdict'])}"
+        assert health["gan"].str.split(" / ").str[1].nunique() == recipes
+        assert classes is None or len(health) == classes * recipes
     utility = pd.read_csv(results / "synthetic_utility.csv")
     assert set(utility["trained_on"]) == {"synthetic", "real"} and utility["recipe"].nunique() == recipes
     values = utility[["estimate", "ci_low", "ci_high"]].to_numpy()
