@@ -12,6 +12,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from cxr_keras import pipeline
 from cxr_keras.metrics.inception import default_weights_path
+from cxr_keras.metrics.verdict import VERDICTS
 from cxr_keras.paths import shared_data_root
 
 pytestmark = pytest.mark.notebook
@@ -77,6 +78,27 @@ def _check_numbers(results, paper):
     assert len(caveats) and caveats["ours"].notna().all()
 
 
+# Per-class GANs of two recipes: (classes, recipes) the smoke run's health table must cover
+# (None: the classes with 6 test images; the Salehinejad smoke phantoms have none, so no table).
+HEALTH = {"davoodi": (4, 2), "salehinejad": (None, 2)}
+
+
+def _check_health_and_utility(results, paper):
+    """gan_health.csv: a row per GAN with a documented verdict; the utility table in [0, 1]."""
+    if paper not in HEALTH:
+        return
+    classes, recipes = HEALTH[paper]
+    if classes is not None or (results / "gan_health.csv").is_file():
+        health = pd.read_csv(results / "gan_health.csv")
+        assert health["verdict"].isin(VERDICTS).all(), f"{paper}: {set(health['verdict'])}"
+        assert health["gan"].str.split(" / ").str[1].nunique() == recipes
+        assert classes is None or len(health) == classes * recipes
+    utility = pd.read_csv(results / "synthetic_utility.csv")
+    assert set(utility["trained_on"]) == {"synthetic", "real"} and utility["recipe"].nunique() == recipes
+    values = utility[["estimate", "ci_low", "ci_high"]].to_numpy()
+    assert np.isfinite(values).all() and ((values >= 0) & (values <= 1)).all()
+
+
 def _check_inline_figures(results, paper):
     """Every cell that makes a figure has an image/png output in the executed copy."""
     executed = nbformat.read(results / pipeline.find_notebook(paper).name, as_version=4)
@@ -103,6 +125,7 @@ def _check_results(results, paper):
         quality_table = {"kermany": "fid.csv", "davoodi": "gan_quality.csv"}.get(paper)
         assert quality_table is None or (results / quality_table).is_file()
     _check_numbers(results, paper)
+    _check_health_and_utility(results, paper)
     _check_inline_figures(results, paper)
     return run
 

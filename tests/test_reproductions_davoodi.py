@@ -148,3 +148,45 @@ def test_caveats_report_test_resolution_fold_spread_and_sample_realism():
     assert value["synthetic images in each fold's augmented training set", ""] == 6
     assert value["distance ratio", "covid"] > 3  # uniform noise is unlike any real image
     assert caveats.set_index("quantity").loc["test images", "paper"] == 36
+
+
+def _claim_inputs():
+    folds = pd.DataFrame({"train_set": ["classic"] * 2 + ["synthetic"] * 2, "fold": [0, 1, 0, 1],
+                          "test_accuracy": [0.6, 0.6, 0.9, 0.9]})
+    rows = [("classic", "total", "accuracy", 0.6, 0.55, 0.65), ("synthetic", "total", "accuracy", 0.9, 0.85, 0.95)]
+    rows += [(t, c, "sensitivity", v, np.nan, np.nan) for t in ("classic", "synthetic")
+             for c, v in zip(dav.DAVOODI_NAMES, (1.0, 0.5, 0.5, 0.5))]
+    table = pd.DataFrame(rows, columns=["train_set", "class", "metric", "value", "ci_low", "ci_high"])
+    audit = pd.DataFrame({"view": ["full_16x16", "border", "histogram"], "positive_class": "covid",
+                          "auc": [0.99, 0.98, 0.6], "auc_low": [0.97, 0.96, 0.5], "auc_high": [1.0, 0.99, 0.7],
+                          "source_shortcut": [None, True, False]})
+    return folds, table, audit
+
+
+def test_claims_resting_on_generated_images_know_the_generator_and_the_shortcut():
+    folds, table, audit = _claim_inputs()
+    claims = dav.claims(folds, table, None, generator="mode-collapsed (covid)", audit=audit).set_index("claim")
+    gain = claims.loc["synthetic augmentation raises total test accuracy"]
+    assert bool(gain["held"]) and gain["verdict"] == "inconclusive: the generator was mode-collapsed (covid)"
+    assert claims.loc["covid has the highest sensitivity (synthetic)", "verdict"].startswith("inconclusive")
+    classic = claims.loc["covid has the highest sensitivity (classic)"]
+    assert classic["verdict"] == "held"  # no generated image behind it
+    assert "source shortcut" in classic["measure"] and "border AUC 0.980 [0.960, 0.990]" in classic["measure"]
+    shortcut = claims.iloc[-1]
+    assert shortcut["verdict"] == "did not hold" and shortcut["versus"] == 0.75
+    assert (shortcut["ours"], shortcut["ci_low"]) == (0.98, 0.96)  # the border view, not the reference
+    assert list(claims.reset_index().columns) == list(dav.claims_frame([]).columns)
+
+    kit = dav.claims_frame(dav.synthetic_claims(folds, table, "healthy", recipe="kit")).set_index("claim")
+    assert kit.loc["synthetic augmentation raises total test accuracy (kit recipe's GANs)", "verdict"] == "held"
+
+    clean = audit.assign(source_shortcut=[None, False, False], auc_low=[0.97, 0.6, 0.5])
+    claims = dav.claims(folds, table, None, generator="healthy", audit=clean).set_index("claim")
+    assert "caveat" not in claims.loc["covid has the highest sensitivity (classic)", "measure"]
+    assert claims.iloc[-1]["verdict"] == "held"
+    caveats = dav.caveats(folds, table, 36, {"covid": np.zeros((3, 4, 4, 1))},
+                          {"covid": np.random.default_rng(0).normal(size=(5, 4, 4, 1))}, audit=audit)
+    aucs = caveats[caveats["factor"] == "source shortcut"].set_index("group")
+    assert aucs.loc["border", "ours"] == 0.98 and "full_16x16" not in aucs.index
+    with pytest.raises(ValueError, match="no non-disease view"):
+        dav.shortcut_claim_row(audit.iloc[:1])

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from cxr_keras.data.phantoms import phantom_arrays
+from cxr_keras.fingerprint import StaleArtefactError
 from cxr_keras.gan import GAN
+from cxr_keras.metrics import diversity_ratio
 from cxr_keras.reproductions import per_class_gan
 
 
@@ -77,7 +79,8 @@ def test_train_generate_and_resume_per_class(tmp_path, capsys):
               "pleural effusion": rng.uniform(-1, 1, (8, 8, 8, 1)).astype(np.float32)}
     built = []
 
-    def build(name):
+    def build(name, recipe):
+        assert recipe == {}
         built.append(name)
         return _tiny_gan(seed=len(built))
 
@@ -140,5 +143,30 @@ def test_diversity_ratio_flags_mode_collapse():
     assert 0.8 < ratio["varied"] < 1.25
     assert ratio["collapsed"] < 0.05
     assert np.isnan(ratio["one"])
-    note = per_class_gan.sample_quality_note({"collapsed": collapsed}, {"collapsed": real})
-    assert "mode collapse" in note and f"collapsed {ratio['collapsed']:.2f}" in note
+    assert ratio["varied"] == diversity_ratio(varied, real, statistic="median_nearest")
+
+
+def test_recipe_sets_batch_size_and_min_updates_and_stamps_checkpoints(tmp_path):
+    rng = np.random.default_rng(1)
+    images = {"large": rng.uniform(-1, 1, (8, 8, 8, 1)).astype(np.float32),
+              "small": rng.uniform(-1, 1, (3, 8, 8, 1)).astype(np.float32)}
+    recipes_seen = []
+
+    def build(name, recipe):
+        recipes_seen.append(recipe)
+        return _tiny_gan(seed=len(recipes_seen))
+
+    recipe = {"batch_size": 4, "min_updates": 6}
+    gans, history = per_class_gan.train_per_class_gans(images, build, 1, tmp_path, batch_size=32,
+                                                       recipe=recipe)
+    assert recipes_seen == [{}, {}]  # the kit's own keys stay here, not in the GAN build
+    # large: 2 steps an epoch at batch 4 -> 3 epochs; small: one short batch an epoch -> 6 epochs
+    assert history.groupby("class")["epoch"].max().to_dict() == {"large": 3, "small": 6}
+    steps = {name: int(gan.g_optimizer.iterations.numpy()) for name, gan in gans.items()}
+    assert steps == {"large": 6, "small": 6}
+    assert per_class_gan.gan_updates({"large": 8, "small": 3}, 1, 4, min_updates=6).to_dict() == steps
+    with pytest.raises(StaleArtefactError):  # the recipe is in the checkpoints' fingerprint
+        per_class_gan.train_per_class_gans(images, build, 1, tmp_path, batch_size=32,
+                                           recipe={**recipe, "min_updates": 8})
+    with pytest.raises(ValueError, match="min_updates"):
+        per_class_gan.train_per_class_gans(images, build, 1, tmp_path, 4, recipe={"min_updates": -1})

@@ -86,6 +86,16 @@ def test_table_1_puts_the_paper_beside_mean_and_std_over_runs():
     assert claim[["ours", "ci_low", "ci_high", "versus", "versus_low", "versus_high"]].tolist() == [
         90.0, 70.0, 99.0, 55.0, 40.0, 80.0]
 
+    # DS3 rests on generated images: an unhealthy GAN makes its claims inconclusive
+    collapsed = sal.claims(table.reset_index(), generator="mode-collapsed (Effusion)").set_index("claim")
+    assert collapsed.loc["DS3 total accuracy > DS1 total accuracy", "verdict"] == (
+        "inconclusive: the generator was mode-collapsed (Effusion)")
+    assert bool(collapsed.loc["DS3 total accuracy > DS1 total accuracy", "held"])  # measured, not judged
+    kit = sal.claims(table.reset_index(), generator="healthy", recipe="kit", ds3_only=True)
+    assert kit["claim"].str.endswith("(kit recipe's GANs)").all() and len(kit) == 3
+    assert kit.set_index("claim").loc["DS3 total accuracy > DS1 total accuracy (kit recipe's GANs)",
+                                      "verdict"] == "held"
+
 
 def test_paper_class_names_map_kit_and_phantom_names():
     assert sal.paper_class_name("Normal") == "Normal"

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
+from cxr_keras.audits import SHORTCUT_AUC, shortcut_caveat, shortcut_claim
+from cxr_keras.audits.shortcut import REFERENCE_VIEW
 from cxr_keras.classifier_training import train_or_load_classifier
 from cxr_keras.data import DavoodiCovidDataset, PhantomDataset
 from cxr_keras.data.schema import DatasetError
@@ -88,10 +90,13 @@ def paper_class_name(name: str) -> str:
     raise KeyError(f"class {name!r} has no counterpart in the paper's Table 4 ({PAPER_CLASSES})")
 
 
-def build_dcgan(image_size: int = 64, learning_rate: float = 2e-4, betas=(0.5, 0.999), seed: int = 0):
+def build_dcgan(image_size: int = 64, learning_rate: float = 2e-4, betas=(0.5, 0.999), seed: int = 0,
+                recipe: Mapping | None = None):
     """The paper's DCGAN (:func:`cxr_keras.models.davoodi_generator` / ``_discriminator``),
-    compiled with Adam(``learning_rate``, ``betas``) for G and D."""
-    return build_compiled_gan("davoodi", image_size, 1, learning_rate, tuple(betas), seed)
+    compiled with Adam(``learning_rate``, ``betas``) for G and D; ``recipe`` (see
+    :mod:`~cxr_keras.reproductions.gan_setup`) overrides them and adds small-data options."""
+    return build_compiled_gan("davoodi", image_size, 1, learning_rate, tuple(betas), seed,
+                              recipe=recipe)
 
 
 def train_class_gans(
@@ -105,9 +110,11 @@ def train_class_gans(
     is_classifier=None,
     seed: int = 0,
     sample_every: int | None = None,
+    recipe: Mapping | None = None,
 ):
-    """One DCGAN per class (:func:`per_class_gan.train_per_class_gans`, sample grids every
-    ``sample_every`` epochs), with FID/IS logged every ``quality_every`` epochs (0: never) to
+    """One DCGAN per class of ``recipe`` (None: the paper's; see
+    :func:`per_class_gan.train_per_class_gans`), sample grids every ``sample_every`` epochs,
+    with FID/IS logged every ``quality_every`` epochs (0: never) to
     ``out_dir/<class>/quality.csv`` against that class's training images, with as many
     generated images.
 
@@ -122,9 +129,11 @@ def train_class_gans(
                               is_classifier=is_classifier, seed=seed)]
 
     gans, history = train_per_class_gans(
-        images, lambda name: build_dcgan(images[name].shape[1], seed=seed + names.index(name)),
+        images, lambda name, gan_recipe: build_dcgan(
+            images[name].shape[1], seed=seed + names.index(name), recipe=gan_recipe),
         epochs, out_dir, batch_size, seed=seed,
-        callbacks=quality_logger if quality_every else None, sample_every=sample_every)
+        callbacks=quality_logger if quality_every else None, sample_every=sample_every,
+        recipe=recipe)
     logs = [pd.read_csv(path).assign(**{"class": name}) for name in names
             if (path := Path(out_dir) / class_folder(name) / "quality.csv").is_file()]
     return gans, history, pd.concat(logs, ignore_index=True) if logs else None
@@ -256,23 +265,43 @@ def table_4_wide(table: pd.DataFrame) -> pd.DataFrame:
     return wide.reindex(columns=[m for m in TABLE_4_METRICS if m in wide.columns])
 
 
-def claims(folds: pd.DataFrame, table: pd.DataFrame, quality: pd.DataFrame | None) -> pd.DataFrame:
-    """The paper's claims checked against the kit's numbers, a
-    :func:`~cxr_keras.reproductions.verdicts.claims_frame`; the accuracy gain holds only when
-    the two bootstrap intervals do not overlap."""
+def synthetic_claims(folds: pd.DataFrame, table: pd.DataFrame, generator: str | None = None,
+                     recipe: str | None = None) -> list[dict]:
+    """The paper's claims that rest on the synthetic images, as ``claim_row`` rows: the total
+    accuracy gain (held only when the two bootstrap intervals do not overlap) and the share of
+    folds it wins. ``generator`` is the GANs' combined health verdict
+    (:func:`~cxr_keras.reproductions.verdicts.generator_verdict`): unless "healthy" the rows
+    read "inconclusive: the generator was ..."; ``recipe`` names the GANs' recipe in the
+    claims (None: the notebook's main run)."""
     totals = table[(table["class"] == "total") & (table["metric"] == "accuracy")].set_index("train_set")
+    if not {"classic", "synthetic"} <= set(totals.index):
+        return []
+    suffix = f" ({recipe} recipe's GANs)" if recipe else ""
     estimate = ["value", "ci_low", "ci_high"]
-    rows = []
-    if {"classic", "synthetic"} <= set(totals.index):
-        per_fold = folds.pivot(index="fold", columns="train_set", values="test_accuracy")
-        wins = float((per_fold["synthetic"] > per_fold["classic"]).mean())
-        rows += [
-            claim_row("synthetic augmentation raises total test accuracy",
-                      "total test accuracy, synthetic vs classic", totals.loc["synthetic", estimate].tolist(),
-                      versus=totals.loc["classic", estimate].tolist(), paper=PAPER_TOTAL_ACCURACY["synthetic"]),
-            claim_row("synthetic augmentation is better in most folds",
-                      "share of folds where synthetic beats classic", wins, held=wins > 0.5),
-        ]
+    per_fold = folds.pivot(index="fold", columns="train_set", values="test_accuracy")
+    wins = float((per_fold["synthetic"] > per_fold["classic"]).mean())
+    return [
+        claim_row(f"synthetic augmentation raises total test accuracy{suffix}",
+                  "total test accuracy, synthetic vs classic", totals.loc["synthetic", estimate].tolist(),
+                  versus=totals.loc["classic", estimate].tolist(), paper=PAPER_TOTAL_ACCURACY["synthetic"],
+                  generator=generator),
+        claim_row(f"synthetic augmentation is better in most folds{suffix}",
+                  "share of folds where synthetic beats classic", wins, held=wins > 0.5,
+                  generator=generator),
+    ]
+
+
+def claims(folds: pd.DataFrame, table: pd.DataFrame, quality: pd.DataFrame | None,
+           generator: str | None = None, audit: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The paper's claims checked against the kit's numbers, a
+    :func:`~cxr_keras.reproductions.verdicts.claims_frame`: :func:`synthetic_claims` (with the
+    GANs' health verdict ``generator``), covid's sensitivity per train set, FID over training
+    and, with a shortcut ``audit`` (:func:`cxr_keras.audits.davoodi.audit_dataset` rows of one
+    mitigation), :func:`shortcut_claim_row`; when the audit flags a source shortcut, the covid
+    claims' measure carries :func:`cxr_keras.audits.shortcut_caveat` with its numbers."""
+    rows = synthetic_claims(folds, table, generator)
+    flagged = audit is not None and bool(non_disease_views(audit)["source_shortcut"].astype(bool).any())
+    shortcut_note = f"; caveat: {shortcut_caveat(audit)}" if flagged else ""
     paper_covid = PAPER_TABLE_4[PAPER_TABLE_4["class"] == "covid"].set_index("train_set")["sensitivity"]
     sensitivity = table[table["metric"] == "sensitivity"]
     for train_set, rows_of_set in sensitivity.groupby("train_set", sort=False):
@@ -280,25 +309,49 @@ def claims(folds: pd.DataFrame, table: pd.DataFrame, quality: pd.DataFrame | Non
         others = rows_of_set[~rows_of_set["class"].map(_is_covid)]["value"]
         if len(covid) and len(others):
             rows.append(claim_row(f"covid has the highest sensitivity ({train_set})",
-                                  "covid sensitivity vs best other class", covid.iloc[0],
-                                  held=bool(covid.iloc[0] > others.max()), versus=others.max(),
-                                  paper=paper_covid.get(train_set, np.nan)))
+                                  "covid sensitivity vs best other class" + shortcut_note,
+                                  covid.iloc[0], held=bool(covid.iloc[0] > others.max()),
+                                  versus=others.max(), paper=paper_covid.get(train_set, np.nan),
+                                  generator=generator if train_set == "synthetic" else None))
     if quality is not None and quality.groupby("class")["fid"].count().min() >= 2:
         ordered = quality.sort_values("epoch").groupby("class")["fid"]
         change = ordered.last() - ordered.first()
         rows.append(claim_row("FID falls as the DCGANs train",
                               "largest change of FID from first to last measurement", change.max(),
                               held=bool((change < 0).all())))
+    if audit is not None:
+        rows.append(shortcut_claim_row(audit))
     return claims_frame(rows)
 
 
+def non_disease_views(audit: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a shortcut audit that hold no disease information (all but the full image)."""
+    return audit[audit["view"] != REFERENCE_VIEW]
+
+
+def shortcut_claim_row(audit: pd.DataFrame) -> dict:
+    """:func:`cxr_keras.audits.shortcut_claim` as a ``claim_row``: the highest AUC of covid vs
+    the rest from a non-disease view, against the shortcut threshold; it holds when no view
+    flags a source shortcut."""
+    views = non_disease_views(audit)
+    if views.empty:
+        raise ValueError("the shortcut audit has no non-disease view; pass audit_dataset rows")
+    worst = views.loc[views["auc_low"].idxmax()]
+    return claim_row(shortcut_claim(views)["claim"].iat[0], f"highest {worst['positive_class']}-vs-rest AUC of a non-disease view "
+                     f"({worst['view']}) vs the shortcut threshold",
+                     (worst["auc"], worst["auc_low"], worst["auc_high"]),
+                     held=not bool(views["source_shortcut"].astype(bool).any()), versus=SHORTCUT_AUC)
+
+
 def caveats(folds: pd.DataFrame, table: pd.DataFrame, n_test: int,
-            synthetic: Mapping[str, np.ndarray], real_by_class: Mapping[str, np.ndarray]) -> pd.DataFrame:
+            synthetic: Mapping[str, np.ndarray], real_by_class: Mapping[str, np.ndarray],
+            audit: pd.DataFrame | None = None) -> pd.DataFrame:
     """Why this run's numbers may differ from the paper's, measured on this run: a
     :func:`~cxr_keras.reproductions.verdicts.caveats_frame`.
 
     ``folds`` and ``table`` are :func:`run_cross_validation` output; ``synthetic`` and
-    ``real_by_class`` the synthetic and real training images by class.
+    ``real_by_class`` the synthetic and real training images by class; ``audit`` (optional)
+    the shortcut audit's rows of one mitigation, whose non-disease views' AUCs are added.
     """
     totals = table[(table["class"] == "total") & (table["metric"] == "accuracy")].set_index("train_set")
     spread = folds.groupby("train_set", sort=False)["test_accuracy"]
@@ -313,6 +366,10 @@ def caveats(folds: pd.DataFrame, table: pd.DataFrame, n_test: int,
                     sum(len(images) for images in synthetic.values())),
         caveat_rows("synthetic images", "distance ratio", distance_ratio(synthetic, real_by_class)),
         caveat_rows("synthetic images", "diversity ratio", diversity_ratio(synthetic, real_by_class)),
+        [] if audit is None else caveat_rows(
+            "source shortcut", "covid-vs-rest AUC from a non-disease view",
+            {row.view: (row.auc, row.auc_low, row.auc_high)
+             for row in non_disease_views(audit).itertuples()}),
     )
 
 

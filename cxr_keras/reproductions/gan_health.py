@@ -55,14 +55,15 @@ def feature_classifier(x_train: np.ndarray, y_train: np.ndarray, out_dir: str | 
     return model
 
 
-def health_embedders(feature_model: keras.Model | None) -> list:
+def health_embedders(feature_model: keras.Model | None, inception: bool = True) -> list:
     """Embedders for :func:`measure_gan_health`: the CXR space of ``feature_model`` (when
-    given) and Inception's two spaces (when the FID weights are installed), each remembering
-    the real sets it has embedded, so several GANs of one class embed them once."""
+    given) and Inception's two spaces (when ``inception`` and the FID weights are installed),
+    each remembering the real sets it has embedded, so several GANs of one class embed them
+    once."""
     embedders = []
     if feature_model is not None:
         embedders.append(remembering(classifier_embedder(feature_model, "cxr")))
-    if default_weights_path().is_file():
+    if inception and default_weights_path().is_file():
         embedders.append(remembering(inception_embedder()))
     if not embedders:
         raise ValueError("no feature space for GAN health: pass a feature classifier, or run "

@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxr_keras import metrics
+from cxr_keras.fingerprint import canonical
 from cxr_keras.gan import EpochProgress, train_gan
 from cxr_keras.metrics.generative import knn_radii
 from cxr_keras.metrics.memorization import nearest_neighbours
-from cxr_keras.reproductions.verdicts import by_class_text
 
 FILTERS = ("none", "discriminator", "distance")
 
@@ -44,9 +45,12 @@ def images_by_class(x: np.ndarray, y: np.ndarray, classes: Sequence[str]) -> dic
     return {name: x[y == index] for index, name in enumerate(classes)}
 
 
+TRAINING_KEYS = ("batch_size", "min_updates")  # recipe keys read here, not by the GAN build
+
+
 def train_per_class_gans(
     images: Mapping[str, np.ndarray],
-    build_gan: Callable[[str], object],
+    build_gan: Callable[[str, dict], object],
     epochs: int,
     out_dir: str | os.PathLike,
     batch_size: int,
@@ -54,31 +58,54 @@ def train_per_class_gans(
     resume: bool = True,
     callbacks: Callable[[str, Path], list] | None = None,
     sample_every: int | None = None,
+    recipe: Mapping | None = None,
 ) -> tuple[dict[str, object], pd.DataFrame]:
-    """Train ``build_gan(class_name)`` on each class's images, in ``out_dir/<class>/``.
+    """Train ``build_gan(class_name, gan_recipe)`` on each class's images, in
+    ``out_dir/<class>/``.
 
-    ``build_gan`` returns a compiled :class:`cxr_keras.gan.GAN`. Training goes through
-    :func:`cxr_keras.gan.train_gan`, so an interrupted run resumes per class from its last
-    finished epoch, with a progress bar over each class's epochs on stderr.
-    ``callbacks(class_name, class_dir)`` may return extra Keras callbacks;
-    ``sample_every`` defaults to a sample grid at the last epoch only. Returns the trained
-    GANs by class and their histories stacked, with a ``class`` column.
+    ``recipe`` is a GAN recipe (:mod:`cxr_keras.reproductions.gan_setup`; ``{}`` or None: the
+    paper's) with two optional keys of its own: ``batch_size`` replaces ``batch_size``, and
+    ``min_updates`` raises a class's epochs until its GAN takes at least that many optimizer
+    steps (a class of 8 images at batch 32 takes one step an epoch). ``build_gan`` gets the
+    rest and returns a compiled :class:`cxr_keras.gan.GAN`. Training goes through
+    :func:`cxr_keras.gan.train_gan` with the recipe as fingerprint, so an interrupted run
+    resumes per class from its last finished epoch and checkpoints of another recipe raise;
+    a progress bar over each class's epochs goes to stderr. ``callbacks(class_name,
+    class_dir)`` may return extra Keras callbacks; ``sample_every`` defaults to a sample grid
+    at the last epoch only. Returns the trained GANs by class and their histories stacked,
+    with a ``class`` column.
     """
+    recipe = dict(recipe or {})
+    gan_recipe = {key: value for key, value in recipe.items() if key not in TRAINING_KEYS}
+    batch_size = int(recipe.get("batch_size", batch_size))
+    min_updates = int(recipe.get("min_updates", 0))
+    if batch_size < 1 or min_updates < 0:
+        raise ValueError(f"recipe batch_size must be >= 1 and min_updates >= 0, got "
+                         f"{batch_size} and {min_updates}")
     gans, histories = {}, []
     for index, (name, class_images) in enumerate(images.items()):
         if len(class_images) == 0:
             raise ValueError(f"class {name!r} has no training images; drop it or add images")
         class_dir = Path(out_dir) / class_folder(name)
-        gan = build_gan(name)
+        class_epochs = class_epochs_for(len(class_images), epochs, batch_size, min_updates)
+        gan = build_gan(name, dict(gan_recipe))
         progress = EpochProgress(f"GAN {index + 1}/{len(images)} ({name})")
         history = train_gan(
-            gan, image_batches(class_images, batch_size, seed + index), epochs, class_dir,
-            resume=resume, sample_every=sample_every or epochs, verbose=0,
+            gan, image_batches(class_images, batch_size, seed + index), class_epochs, class_dir,
+            resume=resume, sample_every=sample_every or class_epochs, verbose=0,
             callbacks=[*(callbacks(name, class_dir) if callbacks else ()), progress],
+            fingerprint={"recipe": canonical(recipe)},
         )
         gans[name] = gan
         histories.append(pd.DataFrame(history).assign(**{"class": name}))
     return gans, pd.concat(histories, ignore_index=True)
+
+
+def class_epochs_for(n_images: int, epochs: int, batch_size: int, min_updates: int = 0) -> int:
+    """``epochs``, raised so that a class of ``n_images`` takes at least ``min_updates``
+    optimizer steps at ``batch_size`` (full batches, see :func:`gan_updates`)."""
+    per_epoch = max(1, int(n_images) // min(int(batch_size), int(n_images)))
+    return max(int(epochs), -(-int(min_updates) // per_epoch))
 
 
 def image_batches(images: np.ndarray, batch_size: int, seed: int = 0):
@@ -89,10 +116,13 @@ def image_batches(images: np.ndarray, batch_size: int, seed: int = 0):
     return ShuffledBatches(images, batch_size=batch_size, seed=seed)
 
 
-def gan_updates(train_counts: Mapping[str, int], epochs: int, batch_size: int) -> pd.Series:
-    """Optimizer steps each class's GAN took: ``epochs`` times the full batches of
-    :func:`image_batches` (a class smaller than ``batch_size`` is one batch per epoch)."""
-    return pd.Series({name: int(epochs) * (int(n) // min(int(batch_size), int(n))) if n else 0
+def gan_updates(train_counts: Mapping[str, int], epochs: int, batch_size: int,
+                min_updates: int = 0) -> pd.Series:
+    """Optimizer steps each class's GAN took: its epochs (:func:`class_epochs_for`) times the
+    full batches of :func:`image_batches` (a class smaller than ``batch_size`` is one batch
+    per epoch)."""
+    return pd.Series({name: class_epochs_for(n, epochs, batch_size, min_updates)
+                      * (int(n) // min(int(batch_size), int(n))) if n else 0
                       for name, n in train_counts.items()}, name="gan_updates")
 
 
@@ -118,6 +148,28 @@ def generate_per_class(
         else:
             generated[name] = gan.generate(int(count), seed=seed + index, batch_size=batch_size)
     return generated
+
+
+def health_samples(
+    gans: Mapping[str, object], train: Mapping[str, np.ndarray], holdout: Mapping[str, np.ndarray],
+    history: pd.DataFrame, recipe: str, seed: int = 0,
+) -> dict[str, metrics.GANSamples]:
+    """What :func:`cxr_keras.reproductions.gan_health.measure_gan_health` needs of one recipe's
+    per-class GANs: ``{"<class> / <recipe>": GANSamples}``, each GAN drawing as many images as
+    its class has held-out real ones (``holdout``), with its rows of the stacked ``history``."""
+    return {f"{name} / {recipe}": metrics.GANSamples(
+                gan.generate(len(holdout[name]), seed=seed + index), train[name], holdout[name],
+                history[history["class"] == name].drop(columns="class"))
+            for index, (name, gan) in enumerate(gans.items())}
+
+
+def recipe_verdicts(health: pd.DataFrame, recipe: str) -> dict[str, str]:
+    """{class: health verdict} of one recipe's rows of a :func:`health_samples` health table."""
+    suffix = f" / {recipe}"
+    rows = health[health["gan"].str.endswith(suffix)]
+    if rows.empty:
+        raise KeyError(f"no GAN of recipe {recipe!r} in the health table; gans: {list(health['gan'])}")
+    return dict(zip(rows["gan"].str[: -len(suffix)], rows["verdict"]))
 
 
 def discriminator_keep_mask(
@@ -152,66 +204,33 @@ def distance_keep_mask(
         )
     if len(images) == 0:
         return np.zeros(0, dtype=bool)
-    distances, baseline = nearest_real_distances(images, real_images)
+    if len(real_images) < 2:
+        raise ValueError("the distance filter needs at least 2 real images for a baseline")
+    real = np.asarray(real_images, dtype=np.float64).reshape(len(real_images), -1)
+    _, distances = nearest_neighbours(np.asarray(images, dtype=np.float64), real)
+    baseline = knn_radii(real, k=1)
     return (distances >= copy_factor * baseline.min()) & (distances <= outlier_factor * baseline.max())
 
 
-def nearest_real_distances(images: np.ndarray, real_images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel distance of each image to its nearest real image, and of each real image to its
-    nearest *other* real image (the baseline)."""
-    if len(real_images) < 2:
-        raise ValueError("distances to the real images need at least 2 real images for a baseline")
-    real = np.asarray(real_images, dtype=np.float64).reshape(len(real_images), -1)
-    _, distances = nearest_neighbours(np.asarray(images, dtype=np.float64), real)
-    return distances, knn_radii(real, k=1)
-
-
-def sample_quality_note(images: Mapping[str, np.ndarray], real_images: Mapping[str, np.ndarray]) -> str:
-    """One sentence with :func:`distance_ratio` and :func:`diversity_ratio` per class."""
-    def ratio(value):
-        return f"{value:.2f}"
-
-    return (
-        "pixel distance of a sample to its nearest real image over a real image's to its nearest "
-        f"other real image (about 1: like a real image; well above 1: unlike any): "
-        f"{by_class_text(distance_ratio(images, real_images), ratio)}; spread between samples over "
-        "spread between real images (about 1: as varied; near 0: mode collapse): "
-        f"{by_class_text(diversity_ratio(images, real_images), ratio)}"
-    )
-
-
 def diversity_ratio(images: Mapping[str, np.ndarray], real_images: Mapping[str, np.ndarray]) -> pd.Series:
-    """Per class: median distance of a generated image to its nearest *other* generated image
-    over the same for the real images.
-
-    About 1: the samples differ from each other as much as real images do; near 0: mode
-    collapse (near-identical samples). Classes with fewer than 2 samples or real images: NaN.
-    """
-    def spread(batch):
-        return float(np.median(knn_radii(np.asarray(batch, np.float64).reshape(len(batch), -1), k=1)))
-
-    return pd.Series({name: spread(generated) / spread(real_images[name])
-                      if len(generated) >= 2 and len(real_images[name]) >= 2 else float("nan")
-                      for name, generated in images.items()}, name="diversity_ratio")
+    """Per class, :func:`cxr_keras.metrics.diversity_ratio` in pixel space with the
+    ``"median_nearest"`` statistic (about 1: as varied as the real images; near 0: mode
+    collapse). Classes with fewer than 2 samples or real images: NaN."""
+    return _per_class(lambda generated, real: metrics.diversity_ratio(
+        generated, real, statistic="median_nearest"), images, real_images, "diversity_ratio")
 
 
 def distance_ratio(images: Mapping[str, np.ndarray], real_images: Mapping[str, np.ndarray]) -> pd.Series:
-    """Per class: median distance of a generated image to its nearest real image over the
-    median distance of a real image to its nearest other real image.
+    """Per class, :func:`cxr_keras.metrics.nearest_distance_ratio` in pixel space (about 1:
+    among the real images; well above 1: unlike any; near 0: copies). Classes with fewer than
+    2 samples or real images: NaN."""
+    return _per_class(metrics.nearest_distance_ratio, images, real_images, "distance_ratio")
 
-    About 1: samples sit among the real images as closely as the real images sit among each
-    other; well above 1 (noise, artefacts, collapse onto something unlike the data): they do
-    not. Near 0 would mean copies. Classes with no samples or fewer than 2 real images: NaN.
-    """
-    ratios = {}
-    for name, generated in images.items():
-        real = real_images[name]
-        if len(generated) == 0 or len(real) < 2:
-            ratios[name] = float("nan")
-            continue
-        distances, baseline = nearest_real_distances(generated, real)
-        ratios[name] = float(np.median(distances) / np.median(baseline))
-    return pd.Series(ratios, name="distance_ratio")
+
+def _per_class(ratio, images, real_images, name: str) -> pd.Series:
+    return pd.Series({cls: ratio(generated, real_images[cls])
+                      if len(generated) >= 2 and len(real_images[cls]) >= 2 else float("nan")
+                      for cls, generated in images.items()}, name=name)
 
 
 def filter_samples(

@@ -20,6 +20,8 @@ HEALTHY = "healthy"  # the GAN health verdict (cxr_keras.metrics.verdict) a clai
 CAVEAT_COLUMNS = ["factor", "quantity", "group", "ours", "ci_low", "ci_high", "paper"]
 # What a caveat quantity means, said once after its name (quantities not listed need none).
 QUANTITY_NOTES = {
+    "covid-vs-rest AUC from a non-disease view": "image border, 8x8 blur or intensity histogram "
+                      "only; chance 0.5, a 95% interval above 0.75 flags a source shortcut",
     "distance ratio": "a sample's pixel distance to its nearest real image over a real image's to "
                       "its nearest other real image; about 1: like a real image, well above 1: unlike any",
     "diversity ratio": "spread between samples over spread between real images; about 1: as "
