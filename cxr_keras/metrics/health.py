@@ -75,12 +75,17 @@ COLLAPSE_NOISE = 0.02  # std in the [-1, 1] range: about 2.5 grey levels of an 8
 
 
 def inception_embedder(model=None, batch_size: int = 32) -> Embedder:
-    """Embedder giving ``inception_2048`` and ``inception_768`` (one Inception pass for both)."""
+    """Embedder giving ``inception_2048`` and ``inception_768`` (one Inception pass for both).
+
+    Sets without a negative pixel are accepted: health compares the kit's own [-1, 1] images,
+    where a bright real crop or a collapsed generator can have none (NaN is still refused).
+    """
     from cxr_keras.metrics.features import extract_features  # loads TensorFlow: only when used
 
     def embed_inception(images):
         features = extract_features(
-            images, model=model, dims=(2048, 768), batch_size=batch_size, progress=False
+            images, model=model, dims=(2048, 768), batch_size=batch_size, progress=False,
+            allow_nonnegative=True,
         )
         return {"inception_2048": features[2048], "inception_768": features[768]}
 
