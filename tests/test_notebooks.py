@@ -12,6 +12,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from cxr_keras import pipeline
 from cxr_keras.metrics.inception import default_weights_path
+from cxr_keras.metrics.verdict import VERDICTS
 from cxr_keras.paths import shared_data_root
 
 pytestmark = pytest.mark.notebook
@@ -30,8 +31,9 @@ KEY_OUTPUTS = {
     ],
     "ng-gubbi": [
         "data_manifest.csv", "table_1_paper_vs_kit.csv", "label_agreement.csv",
-        "label_effect.json", "claims.csv", "figures/same_noise_grid.png",
-        "figures/one_per_class.png",
+        "label_effect.json", "claims.csv", "figures/same_noise_grid_paper.png",
+        "figures/one_per_class_kit.png", "gan_health.csv", "synthetic_utility.csv",
+        "classifier_separability.json", "paper/cgan/history.csv", "kit/cgan/history.csv",
     ],
     "davoodi": [
         "data_manifest.csv", "table_4.csv", "table_4_paper_vs_kit.csv", "folds.csv", "claims.csv",
@@ -45,7 +47,7 @@ EXISTING = [paper for paper in pipeline.PAPERS if pipeline.find_notebook(paper) 
 NUMBERS = {
     "kermany": ("comparison.csv", "accuracy", 0.0, 1.0, 2),  # the smoke profile's two methods
     "salehinejad": ("table.csv", "kit_mean", 0.0, 100.0, None),
-    "ng-gubbi": ("table_1_paper_vs_kit.csv", "kit_d_acc_fake", 0.0, 1.0, 10),  # 5 epochs x 2 GANs
+    "ng-gubbi": ("table_1_paper_vs_kit.csv", "kit_d_acc_fake", 0.0, 1.0, 20),  # 5 x 2 GANs x 2 recipes
     "davoodi": ("table_4.csv", "value", 0.0, 1.0, 2 * (4 * 4 + 1)),  # 2 train sets, 4 classes
 }
 FIGURE_CALLS = ("show_figure(", "show_gan_training(")
@@ -63,6 +65,20 @@ def _check_numbers(results, paper):
     assert len(claims) and np.isfinite(claims["ours"]).all() and claims["held"].isin([True, False]).all()
     caveats = pd.read_csv(results / "caveats.csv")
     assert len(caveats) and caveats["ours"].notna().all()
+
+
+def _check_ng_gubbi_recipes(results):
+    """Both recipes' GANs have a health row with a documented verdict, and their
+    train-on-synthetic utility is finite and in [0, 1]."""
+    health = pd.read_csv(results / "gan_health.csv")
+    assert {"GAN paper", "GAN kit"} <= set(health["gan"])
+    assert health["gan"].str.startswith("cGAN kit / ").any()
+    assert health["verdict"].isin(VERDICTS).all(), health["verdict"].tolist()
+    utility = pd.read_csv(results / "synthetic_utility.csv")
+    assert set(utility["recipe"]) == {"paper", "kit"}
+    assert set(utility["trained_on"]) == {"synthetic", "real"}
+    values = utility[["estimate", "ci_low", "ci_high"]].to_numpy()
+    assert np.isfinite(values).all() and ((values >= 0) & (values <= 1)).all()
 
 
 def _check_inline_figures(results, paper):
@@ -91,6 +107,8 @@ def _check_results(results, paper):
         quality_table = {"kermany": "fid.csv", "davoodi": "gan_quality.csv"}.get(paper)
         assert quality_table is None or (results / quality_table).is_file()
     _check_numbers(results, paper)
+    if paper == "ng-gubbi":
+        _check_ng_gubbi_recipes(results)
     _check_inline_figures(results, paper)
     return run
 

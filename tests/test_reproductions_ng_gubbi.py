@@ -136,7 +136,7 @@ def test_build_gans_apply_a_recipes_label_and_engine_options():
         assert model.options.augment == "translation" and model.options.ema_decay == 0.9
     labels, engine = ng.split_label_options(recipe)
     assert labels == {"label_sampling": "batch", "balanced_batches": True} and "label_sampling" not in engine
-    with pytest.raises(ValueError, match="balanced_batches must be true or false"):
+    with pytest.raises(TypeError, match="balanced_batches must be true or false"):
         ng.split_label_options({"balanced_batches": "yes"})
     with pytest.raises(ValueError, match="unknown GAN recipe option"):
         ng.build_gans(16, num_classes=3, recipe={"label_channels": 4})

@@ -65,7 +65,7 @@ def split_label_options(recipe: Mapping | None) -> tuple[dict, dict]:
     recipe = dict(recipe or {})
     labels = {key: recipe.pop(key) for key in LABEL_OPTIONS if key in recipe}
     if not isinstance(labels.get("balanced_batches", False), bool):
-        raise ValueError(f"balanced_batches must be true or false, got {labels['balanced_batches']!r}")
+        raise TypeError(f"balanced_batches must be true or false, got {labels['balanced_batches']!r}")
     return labels, recipe
 
 
@@ -311,7 +311,7 @@ def balanced_accuracy(y_real: np.ndarray, predicted_real: np.ndarray, n_boot: in
 
     ci = bootstrap_ci(mean_recall, y_real, predicted_real, n_boot=n_boot, seed=seed)
     return {"balanced_accuracy": ci["estimate"], "low": ci["low"], "high": ci["high"],
-            "chance": 1.0 / len(np.unique(y_real)), "classes": int(len(np.unique(y_real)))}
+            "chance": 1.0 / len(np.unique(y_real)), "classes": len(np.unique(y_real))}
 
 
 def cgan_health_samples(generated: np.ndarray, requested: np.ndarray, train: tuple, holdout: tuple,
