@@ -167,11 +167,15 @@ def test_balanced_accuracy_averages_per_class_accuracy_over_the_classes_present(
 
 def test_cgan_health_samples_pair_each_class_with_its_own_held_out_images():
     rng = np.random.default_rng(0)
-    images = rng.uniform(-1, 1, (12, 4, 4, 1)).astype("float32")
-    train = (images[:6], np.array([0, 0, 0, 1, 1, 1]))
-    holdout = (images[6:], np.array([0, 0, 0, 1, 2, 2]))  # class 1: one held-out image only
-    requested = np.array([0, 0, 1, 1, 2, 2])
-    samples = ng.cgan_health_samples(images[:6], requested, train, holdout, ["a", "b", "c"], name="cGAN kit")
-    assert list(samples) == ["cGAN kit / a"]  # c has no training images, b one held-out image
-    np.testing.assert_array_equal(samples["cGAN kit / a"].holdout, images[6:9])
-    np.testing.assert_array_equal(samples["cGAN kit / a"].generated, images[:2])
+    n = ng.MIN_HEALTH_IMAGES
+    images = rng.uniform(-1, 1, (6 * n, 4, 4, 1)).astype("float32")
+    classes = np.repeat([0, 1, 2], n)
+    train = (images[:3 * n], np.where(classes == 2, 1, classes))  # class c: no training images
+    holdout = (images[3 * n:], np.concatenate([np.zeros(n), np.ones(n - 1), [2] * (n + 1)]))
+    requested = classes  # n asked for of each class
+    samples = ng.cgan_health_samples(images[:3 * n], requested, train, holdout, ["a", "b", "c"],
+                                     name="cGAN kit")
+    assert list(samples) == ["cGAN kit / a"]  # b has one held-out image too few, c no training
+    np.testing.assert_array_equal(samples["cGAN kit / a"].holdout, images[3 * n:4 * n])
+    np.testing.assert_array_equal(samples["cGAN kit / a"].generated, images[:n])
+    np.testing.assert_array_equal(samples["cGAN kit / a"].train, images[:n])

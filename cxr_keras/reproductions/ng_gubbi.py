@@ -39,6 +39,7 @@ from cxr_keras.data.selection import cap_training_images, resolve_root, split_by
 from cxr_keras.gan import ShuffledBatches, latent_vectors, sample_grid_figure
 from cxr_keras.metrics import GANSamples
 from cxr_keras.metrics.classification import bootstrap_ci
+from cxr_keras.metrics.diversity import DENSITY_COVERAGE_K
 from cxr_keras.paths import NIH_DIR
 from cxr_keras.reproductions.gan_setup import build_compiled_gan
 from cxr_keras.reproductions.verdicts import caveat_rows, caveats_frame, claim_row, claims_frame
@@ -314,20 +315,23 @@ def balanced_accuracy(y_real: np.ndarray, predicted_real: np.ndarray, n_boot: in
             "chance": 1.0 / len(np.unique(y_real)), "classes": len(np.unique(y_real))}
 
 
+MIN_HEALTH_IMAGES = DENSITY_COVERAGE_K + 1  # images per set: k nearest neighbours and the image
+
+
 def cgan_health_samples(generated: np.ndarray, requested: np.ndarray, train: tuple, holdout: tuple,
                         class_names: Sequence[str], history: pd.DataFrame | None = None,
                         name: str = "cGAN") -> dict[str, GANSamples]:
     """Per class ``c``: the cGAN's images asked for as ``c`` against held-out real images of
     ``c``, as ``{"<name> / <class>": GANSamples}`` for :func:`gan_health`. ``train`` and
-    ``holdout`` are ``(images, labels)``; a class with fewer than 2 images in either is left
-    out (GANSamples needs 2)."""
+    ``holdout`` are ``(images, labels)``; a class with fewer than :data:`MIN_HEALTH_IMAGES`
+    generated, training or held-out images is left out (density and coverage need that many)."""
     requested = np.asarray(requested, int)
     (x_train, y_train), (x_holdout, y_holdout) = train, holdout
     samples = {}
     for k, class_name in enumerate(class_names):
         members = [x[np.asarray(y) == k] for x, y in ((x_train, y_train), (x_holdout, y_holdout))]
         fake = np.asarray(generated)[requested == k]
-        if min(len(fake), *(len(images) for images in members)) >= 2:
+        if min(len(fake), *(len(images) for images in members)) >= MIN_HEALTH_IMAGES:
             samples[f"{name} / {class_name}"] = GANSamples(fake, *members, history)
     return samples
 
