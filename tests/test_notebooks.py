@@ -31,8 +31,9 @@ KEY_OUTPUTS = {
     ],
     "ng-gubbi": [
         "data_manifest.csv", "table_1_paper_vs_kit.csv", "label_agreement.csv",
-        "label_effect.json", "claims.csv", "figures/same_noise_grid.png",
-        "figures/one_per_class.png",
+        "label_effect.json", "claims.csv", "figures/same_noise_grid_paper.png",
+        "figures/one_per_class_kit.png", "gan_health.csv", "synthetic_utility.csv",
+        "classifier_separability.json", "paper/cgan/history.csv", "kit/cgan/history.csv",
     ],
     "davoodi": [
         "data_manifest.csv", "table_4.csv", "table_4_paper_vs_kit.csv", "folds.csv", "claims.csv",
@@ -50,7 +51,7 @@ EXISTING = [paper for paper in pipeline.PAPERS if pipeline.find_notebook(paper) 
 NUMBERS = {
     "kermany": ("comparison.csv", "accuracy", 0.0, 1.0, 2),  # the smoke profile's two methods
     "salehinejad": ("table.csv", "kit_mean", 0.0, 100.0, None),
-    "ng-gubbi": ("table_1_paper_vs_kit.csv", "kit_d_acc_fake", 0.0, 1.0, 10),  # 5 epochs x 2 GANs
+    "ng-gubbi": ("table_1_paper_vs_kit.csv", "kit_d_acc_fake", 0.0, 1.0, 20),  # 5 x 2 GANs x 2 recipes
     "davoodi": ("table_4.csv", "value", 0.0, 1.0, 2 * (4 * 4 + 1)),  # 2 train sets, 4 classes
     "pneumoniamnist": ("baseline_table.csv", "acc", 0.0, 1.0, 7 + 2),  # MedMNIST's 7 rows + ours
 }
@@ -78,9 +79,9 @@ def _check_numbers(results, paper):
     assert len(caveats) and caveats["ours"].notna().all()
 
 
-# Per-class GANs of two recipes: (classes, recipes) the smoke run's health table must cover
-# (None: the classes with 6 test images; the Salehinejad smoke phantoms have none, so no table).
-HEALTH = {"davoodi": (4, 2), "salehinejad": (None, 2)}
+# GANs of two recipes: (classes, recipes) the smoke run's health table must cover (None: the
+# classes with 6 held-out images; the Salehinejad smoke phantoms have none, so no table there).
+HEALTH = {"davoodi": (4, 2), "salehinejad": (None, 2), "ng-gubbi": (None, 2)}
 
 
 def _check_health_and_utility(results, paper):
@@ -88,10 +89,14 @@ def _check_health_and_utility(results, paper):
     if paper not in HEALTH:
         return
     classes, recipes = HEALTH[paper]
-    if classes is not None or (results / "gan_health.csv").is_file():
+    if classes is not None or paper == "ng-gubbi" or (results / "gan_health.csv").is_file():
         health = pd.read_csv(results / "gan_health.csv")
         assert health["verdict"].isin(VERDICTS).all(), f"{paper}: {set(health['verdict'])}"
-        assert health["gan"].str.split(" / ").str[1].nunique() == recipes
+        if paper == "ng-gubbi":  # the unconditional GAN once, the cGAN per class
+            assert {"GAN paper", "GAN kit"} <= set(health["gan"])
+            assert health["gan"].str.startswith("cGAN kit / ").any()
+        else:
+            assert health["gan"].str.split(" / ").str[1].nunique() == recipes
         assert classes is None or len(health) == classes * recipes
     utility = pd.read_csv(results / "synthetic_utility.csv")
     assert set(utility["trained_on"]) == {"synthetic", "real"} and utility["recipe"].nunique() == recipes

@@ -102,3 +102,80 @@ def test_caveats_report_training_scale_classifier_reliability_and_missing_test_c
     assert rows.loc[("accuracy on real test images", ""), ["ours", "ci_low", "ci_high"]].tolist() == [0.5, 0.3, 0.7]
     unmeasured = caveats[caveats["factor"] == "test set"]
     assert unmeasured["group"].tolist() == ["Mass"] and unmeasured["ours"].tolist() == [0]
+
+
+def test_balanced_indices_repeat_every_class_to_the_largest_count():
+    labels = np.array([0, 0, 0, 0, 0, 1, 1, 2])
+    keep = ng.balanced_indices(labels, seed=0)
+    assert np.bincount(labels[keep]).tolist() == [5, 5, 5]
+    assert sorted(keep[labels[keep] == 0].tolist()) == [0, 1, 2, 3, 4]  # the largest class as is
+    ones = np.bincount(keep[labels[keep] == 1], minlength=7)[5:7]
+    assert sorted(ones.tolist()) == [2, 3]  # 5 = 2 + 3: each image twice, one a third time
+    assert (keep[labels[keep] == 2] == 7).all()
+    with pytest.raises(ValueError, match="labels is empty"):
+        ng.balanced_indices([])
+
+
+def test_training_batches_balance_the_cgans_batches_only_when_asked():
+    images = np.zeros((8, 4, 4, 1), "float32")
+    labels = np.array([0, 0, 0, 0, 0, 0, 1, 1])
+    plain = ng.training_batches(images, labels, batch_size=4, seed=0)
+    assert len(plain.images) == 8 and plain.labels.dtype == np.int32
+    balanced = ng.training_batches(images, labels, batch_size=4, seed=0, balanced_batches=True)
+    assert np.bincount(balanced.labels).tolist() == [6, 6] and len(balanced) == 3
+    assert ng.training_batches(images, None, batch_size=4).labels is None
+    with pytest.raises(ValueError, match="balanced_batches needs labels"):
+        ng.training_batches(images, None, batch_size=4, balanced_batches=True)
+
+
+def test_build_gans_apply_a_recipes_label_and_engine_options():
+    recipe = {"augment": "translation", "ema_decay": 0.9, "label_sampling": "batch", "balanced_batches": True}
+    gan, cgan = ng.build_gans(16, num_classes=3, recipe=recipe)
+    assert cgan.label_sampling == "batch"
+    for model in (gan, cgan):
+        assert model.options.augment == "translation" and model.options.ema_decay == 0.9
+    labels, engine = ng.split_label_options(recipe)
+    assert labels == {"label_sampling": "batch", "balanced_batches": True} and "label_sampling" not in engine
+    with pytest.raises(TypeError, match="balanced_batches must be true or false"):
+        ng.split_label_options({"balanced_batches": "yes"})
+    with pytest.raises(ValueError, match="unknown GAN recipe option"):
+        ng.build_gans(16, num_classes=3, recipe={"label_channels": 4})
+
+
+def test_image_claims_are_inconclusive_with_an_unhealthy_generator_and_name_the_recipe():
+    agreement = pd.DataFrame({"class": ["all"], "agreement": [0.9], "agreement_low": [0.8],
+                              "agreement_high": [0.95], "chance": [1 / 7]})
+    paper_rows = ng.claims(ng.table_1(_history(5)), {"ratio": 0.9}, agreement,
+                           generator="mode-collapsed (cGAN paper / Normal)")
+    assert paper_rows["verdict"].tolist()[:2] == ["held", "held"]  # Table 1 claims: no images
+    assert paper_rows["verdict"].tolist()[2:] == ["inconclusive: the generator was mode-collapsed (cGAN paper / Normal)"] * 2
+    kit = ng.image_claims({"ratio": 0.9}, agreement, "healthy", recipe="kit")
+    assert [row["verdict"] for row in kit] == ["did not hold", "held"]
+    assert all(row["claim"].endswith("(kit recipe)") for row in kit)
+
+
+def test_balanced_accuracy_averages_per_class_accuracy_over_the_classes_present():
+    y_real = np.array([0, 0, 0, 0, 1, 1])
+    predicted = np.array([0, 0, 0, 0, 0, 1])  # class 0: 1.0, class 1: 0.5
+    result = ng.balanced_accuracy(y_real, predicted, n_boot=100)
+    assert result["balanced_accuracy"] == pytest.approx(0.75)
+    assert result["chance"] == 0.5 and result["classes"] == 2
+    assert result["low"] <= 0.75 <= result["high"]
+    with pytest.raises(ValueError, match="one prediction per real image"):
+        ng.balanced_accuracy(y_real, predicted[:3])
+
+
+def test_cgan_health_samples_pair_each_class_with_its_own_held_out_images():
+    rng = np.random.default_rng(0)
+    n = ng.MIN_HEALTH_IMAGES
+    images = rng.uniform(-1, 1, (6 * n, 4, 4, 1)).astype("float32")
+    classes = np.repeat([0, 1, 2], n)
+    train = (images[:3 * n], np.where(classes == 2, 1, classes))  # class c: no training images
+    holdout = (images[3 * n:], np.concatenate([np.zeros(n), np.ones(n - 1), [2] * (n + 1)]))
+    requested = classes  # n asked for of each class
+    samples = ng.cgan_health_samples(images[:3 * n], requested, train, holdout, ["a", "b", "c"],
+                                     name="cGAN kit")
+    assert list(samples) == ["cGAN kit / a"]  # b has one held-out image too few, c no training
+    np.testing.assert_array_equal(samples["cGAN kit / a"].holdout, images[3 * n:4 * n])
+    np.testing.assert_array_equal(samples["cGAN kit / a"].generated, images[:n])
+    np.testing.assert_array_equal(samples["cGAN kit / a"].train, images[:n])

@@ -18,11 +18,17 @@ How fake labels are drawn during training is an explicit option (``label_samplin
 ``"uniform"`` as in the paper (its data were roughly uniform), or ``"empirical"`` (the
 training set's class frequencies), which matters on NIH where most single-label images are
 No Finding.
+
+Each notebook run trains both GANs under two *recipes* (profile key ``gan_recipes``): the
+paper's (``{}``) and the kit's. A recipe here is a :mod:`~cxr_keras.reproductions.gan_setup`
+recipe plus two label-pathway options of this paper's cGAN (:data:`LABEL_OPTIONS`):
+``label_sampling`` (above) and ``balanced_batches`` (oversample every class to the largest
+class's count, so the label map sees every class equally often in real batches).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,8 +36,10 @@ import pandas as pd
 from cxr_keras.data import NIHChestXray14Dataset, PhantomDataset
 from cxr_keras.data.nih import NG_GUBBI_CLASSES
 from cxr_keras.data.selection import cap_training_images, resolve_root, split_by_patient
-from cxr_keras.gan import latent_vectors, sample_grid_figure
+from cxr_keras.gan import ShuffledBatches, latent_vectors, sample_grid_figure
+from cxr_keras.metrics import GANSamples
 from cxr_keras.metrics.classification import bootstrap_ci
+from cxr_keras.metrics.diversity import DENSITY_COVERAGE_K
 from cxr_keras.paths import NIH_DIR
 from cxr_keras.reproductions.gan_setup import build_compiled_gan
 from cxr_keras.reproductions.verdicts import caveat_rows, caveats_frame, claim_row, claims_frame
@@ -50,6 +58,18 @@ PAPER_TABLE_1 = pd.DataFrame(
 TABLE_COLUMNS = ("d_acc_fake", "d_acc_real", "d_loss", "g_loss")
 
 
+LABEL_OPTIONS = ("label_sampling", "balanced_batches")
+
+
+def split_label_options(recipe: Mapping | None) -> tuple[dict, dict]:
+    """Split a recipe into ``(label options of LABEL_OPTIONS, the engine recipe)``."""
+    recipe = dict(recipe or {})
+    labels = {key: recipe.pop(key) for key in LABEL_OPTIONS if key in recipe}
+    if not isinstance(labels.get("balanced_batches", False), bool):
+        raise TypeError(f"balanced_batches must be true or false, got {labels['balanced_batches']!r}")
+    return labels, recipe
+
+
 def build_gans(
     image_size: int,
     num_classes: int,
@@ -58,18 +78,56 @@ def build_gans(
     learning_rate: float = 2e-4,
     beta_1: float = 0.5,
     seed: int = 0,
+    recipe: Mapping | None = None,
 ):
     """The compiled plain GAN and cGAN (paper architectures) at ``image_size``, 1 channel.
 
     The paper says only "Adam"; the kit uses lr 2e-4 and beta1 0.5 (the DCGAN defaults).
-    ``class_prior`` is required with ``label_sampling="empirical"``.
+    ``class_prior`` is required with ``label_sampling="empirical"``. ``recipe`` (see the
+    module docstring) sets both GANs' training options; its ``label_sampling`` replaces the
+    argument, and its ``balanced_batches`` is for :func:`training_batches`.
     """
+    labels, engine = split_label_options(recipe)
+    label_sampling = labels.get("label_sampling", label_sampling)
     betas = (beta_1, 0.999)
-    gan = build_compiled_gan("ng_gubbi", image_size, 1, learning_rate, betas, seed)
+    gan = build_compiled_gan("ng_gubbi", image_size, 1, learning_rate, betas, seed, recipe=engine)
     cgan = build_compiled_gan("ng_gubbi_cgan", image_size, 1, learning_rate, betas, seed,
                               num_classes=num_classes, label_sampling=label_sampling,
-                              class_prior=class_prior)
+                              class_prior=class_prior, recipe=engine)
     return gan, cgan
+
+
+def balanced_indices(labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Indices that repeat every class's images up to the largest class's count: each image
+    of a class appears ``count // n`` or one more times (which ones get the extra copy is
+    drawn from ``seed``). Sorted by class, then by index."""
+    labels = np.asarray(labels).astype(int).ravel()
+    if len(labels) == 0:
+        raise ValueError("labels is empty; pass one label per training image")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    target = counts.max()
+    chosen = []
+    for label, count in zip(classes, counts):
+        members = np.flatnonzero(labels == label)
+        extra = rng.choice(members, target % count, replace=False)
+        chosen.append(np.sort(np.concatenate([np.tile(members, target // count), extra])))
+    return np.concatenate(chosen)
+
+
+def training_batches(images: np.ndarray, labels: np.ndarray | None, batch_size: int,
+                     seed: int = 0, balanced_batches: bool = False) -> ShuffledBatches:
+    """The GAN's batches: ``(images, labels)`` for the cGAN (class-balanced by
+    :func:`balanced_indices` when ``balanced_batches``), images alone when ``labels`` is None."""
+    if labels is None:
+        if balanced_batches:
+            raise ValueError("balanced_batches needs labels; pass the training labels")
+        return ShuffledBatches(images, batch_size=batch_size, seed=seed)
+    labels = np.asarray(labels).astype("int32")
+    if balanced_batches:
+        keep = balanced_indices(labels, seed)
+        images, labels = np.asarray(images)[keep], labels[keep]
+    return ShuffledBatches(images, labels, batch_size=batch_size, seed=seed)
 
 
 def table_1(history: pd.DataFrame, paper_epochs: int = PAPER_EPOCHS) -> pd.DataFrame:
@@ -198,15 +256,16 @@ def requested_labels(num_classes: int, per_class: int) -> np.ndarray:
     return np.repeat(np.arange(num_classes, dtype="int32"), per_class)
 
 
-def claims(table: pd.DataFrame, effect: dict, agreement: pd.DataFrame) -> pd.DataFrame:
+def claims(table: pd.DataFrame, effect: dict, agreement: pd.DataFrame,
+           generator: str | None = None) -> pd.DataFrame:
     """The paper's claims checked against the kit's numbers, a
     :func:`~cxr_keras.reproductions.verdicts.claims_frame`.
 
     ``table`` is :func:`table_1` output for the cGAN; ``effect`` :func:`label_effect`;
-    ``agreement`` :func:`label_agreement`.
+    ``agreement`` :func:`label_agreement`; ``generator`` the cGAN's health verdict, which the
+    two claims on its images (:func:`image_claims`) carry.
     """
     last = table.iloc[-1]
-    overall = agreement.set_index("class").loc["all"]
     fake, real = last["kit_d_acc_fake"], last["kit_d_acc_real"]
     return claims_frame([
         claim_row("D stays ahead: accuracy on fake and real above 50% at the end of training",
@@ -215,13 +274,66 @@ def claims(table: pd.DataFrame, effect: dict, agreement: pd.DataFrame) -> pd.Dat
         claim_row("G loss above D loss at the end of training", "G loss vs D loss at the last epoch",
                   last["kit_g_loss"], held=bool(last["kit_g_loss"] > last["kit_d_loss"]),
                   versus=last["kit_d_loss"], paper=PAPER_TABLE_1.iloc[-1]["g_loss"]),
-        claim_row("the label barely changes the image (label change below half the noise change)",
-                  "label / noise pixel change ratio", effect["ratio"], held=bool(effect["ratio"] < 0.5)),
-        claim_row("the cGAN's images carry their label (agreement interval above chance)",
+        *image_claims(effect, agreement, generator),
+    ])
+
+
+def image_claims(effect: dict, agreement: pd.DataFrame, generator: str | None = None,
+                 recipe: str | None = None) -> list[dict]:
+    """The two claims that rest on the cGAN's images (label effect, label agreement) as
+    :func:`~cxr_keras.reproductions.verdicts.claim_row` rows judged with the cGAN's health
+    ``generator``; ``recipe`` (e.g. ``"kit"``) is named in the claim when given."""
+    overall = agreement.set_index("class").loc["all"]
+    suffix = f" ({recipe} recipe)" if recipe else ""
+    return [
+        claim_row(f"the label barely changes the image (label change below half the noise change){suffix}",
+                  "label / noise pixel change ratio", effect["ratio"], held=bool(effect["ratio"] < 0.5),
+                  generator=generator),
+        claim_row(f"the cGAN's images carry their label (agreement interval above chance){suffix}",
                   "label agreement vs chance",
                   overall[["agreement", "agreement_low", "agreement_high"]].tolist(),
-                  held=bool(overall["agreement_low"] > overall["chance"]), versus=overall["chance"]),
-    ])
+                  held=bool(overall["agreement_low"] > overall["chance"]), versus=overall["chance"],
+                  generator=generator),
+    ]
+
+
+def balanced_accuracy(y_real: np.ndarray, predicted_real: np.ndarray, n_boot: int = 200,
+                      seed: int = 0) -> dict[str, float]:
+    """How well the agreement classifier separates the classes on real images at all: the
+    mean per-class accuracy over the classes present in ``y_real``, with a 95% bootstrap CI,
+    beside ``chance`` (1 / those classes). Label agreement cannot be read above chance
+    when this interval is not."""
+    y_real, predicted_real = np.asarray(y_real, int), np.asarray(predicted_real, int)
+    if len(y_real) == 0 or len(y_real) != len(predicted_real):
+        raise ValueError("y_real and predicted_real need one prediction per real image (at least one)")
+
+    def mean_recall(truth, predicted):
+        return float(np.mean([np.mean(predicted[truth == k] == k) for k in np.unique(truth)]))
+
+    ci = bootstrap_ci(mean_recall, y_real, predicted_real, n_boot=n_boot, seed=seed)
+    return {"balanced_accuracy": ci["estimate"], "low": ci["low"], "high": ci["high"],
+            "chance": 1.0 / len(np.unique(y_real)), "classes": len(np.unique(y_real))}
+
+
+MIN_HEALTH_IMAGES = DENSITY_COVERAGE_K + 1  # images per set: k nearest neighbours and the image
+
+
+def cgan_health_samples(generated: np.ndarray, requested: np.ndarray, train: tuple, holdout: tuple,
+                        class_names: Sequence[str], history: pd.DataFrame | None = None,
+                        name: str = "cGAN") -> dict[str, GANSamples]:
+    """Per class ``c``: the cGAN's images asked for as ``c`` against held-out real images of
+    ``c``, as ``{"<name> / <class>": GANSamples}`` for :func:`gan_health`. ``train`` and
+    ``holdout`` are ``(images, labels)``; a class with fewer than :data:`MIN_HEALTH_IMAGES`
+    generated, training or held-out images is left out (density and coverage need that many)."""
+    requested = np.asarray(requested, int)
+    (x_train, y_train), (x_holdout, y_holdout) = train, holdout
+    samples = {}
+    for k, class_name in enumerate(class_names):
+        members = [x[np.asarray(y) == k] for x, y in ((x_train, y_train), (x_holdout, y_holdout))]
+        fake = np.asarray(generated)[requested == k]
+        if min(len(fake), *(len(images) for images in members)) >= MIN_HEALTH_IMAGES:
+            samples[f"{name} / {class_name}"] = GANSamples(fake, *members, history)
+    return samples
 
 
 PAPER_IMAGES = 50_000  # "about 50,000 images", batch 128
@@ -229,12 +341,12 @@ PAPER_GAN_STEPS = PAPER_EPOCHS * (PAPER_IMAGES // 128)
 
 
 def caveats(agreement: pd.DataFrame, train_counts: pd.Series, gan_epochs: int,
-            batch_size: int) -> pd.DataFrame:
+            batch_size: int, separability: dict | None = None) -> pd.DataFrame:
     """Why this run's numbers may differ from the paper's, measured on this run: a
     :func:`~cxr_keras.reproductions.verdicts.caveats_frame`.
 
     ``agreement`` is :func:`label_agreement` output; ``train_counts`` the training images per
-    class.
+    class; ``separability`` :func:`balanced_accuracy` of the agreement classifier, when known.
     """
     train_counts = train_counts.fillna(0).astype(int)
     total = int(train_counts.sum())
@@ -249,6 +361,10 @@ def caveats(agreement: pd.DataFrame, train_counts: pd.Series, gan_epochs: int,
         caveat_rows("agreement classifier", "accuracy on real test images",
                     overall[["real_accuracy", "real_accuracy_low", "real_accuracy_high"]].tolist()),
         caveat_rows("agreement classifier", "chance", overall["chance"]),
+        *([caveat_rows("agreement classifier", "balanced accuracy on real test images",
+                       [separability[key] for key in ("balanced_accuracy", "low", "high")]),
+           caveat_rows("agreement classifier", "chance among the classes with test images",
+                       separability["chance"])] if separability else []),
         caveat_rows("test set", "real test images (none: the classifier's accuracy there is unmeasured)",
                     unmeasured[unmeasured == 0]),
     )
