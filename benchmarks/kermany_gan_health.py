@@ -32,17 +32,17 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from cxr_keras.paths import shared_data_root  # noqa: E402
-from cxr_keras.pipeline.parameters import load_profile  # noqa: E402
-from cxr_keras.reproductions import kora_venu as paper  # noqa: E402
-from cxr_keras.reproductions.gan_health import (  # noqa: E402
+from cxr_keras.paths import shared_data_root
+from cxr_keras.pipeline.parameters import load_profile
+from cxr_keras.reproductions import kora_venu as paper
+from cxr_keras.reproductions.gan_health import (
     feature_classifier,
     health_embedders,
     measure_gan_health,
 )
-from cxr_keras.reproductions.kora_venu_recipes import (  # noqa: E402
+from cxr_keras.reproductions.kora_venu_recipes import (
     recipe_health_samples,
     train_recipe,
 )

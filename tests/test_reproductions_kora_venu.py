@@ -85,7 +85,7 @@ def test_comparison_argument_errors():
 
 def _seed_frame(accuracies, half_width):
     return pd.DataFrame({"method": ["flip", "gan"], **{
-        column: [value for value in values] for metric in TABLE_METRICS for column, values in (
+        column: list(values) for metric in TABLE_METRICS for column, values in (
             (metric, accuracies), (f"{metric}_ci_low", [a - half_width for a in accuracies]),
             (f"{metric}_ci_high", [a + half_width for a in accuracies]))}})
 
