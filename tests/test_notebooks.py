@@ -21,9 +21,11 @@ pytestmark = pytest.mark.notebook
 KEY_OUTPUTS = {
     "tour": ["class_counts.csv", "figures/phantoms.png", "figures/class_counts.png"],
     "kermany": [
-        "data_manifest.csv", "class_counts.csv", "gan/history.csv", "memorization.json",
-        "comparison.csv", "paper_vs_ours.csv", "summary.json", "figures/gan_history.png",
-        "figures/real_vs_generated.png", "figures/closest_pairs.png",
+        "data_manifest.csv", "class_counts.csv", "patient_overlap.json", "gan/paper/history.csv",
+        "gan/kit/history.csv", "gan_health.csv", "utility.csv", "comparison.csv",
+        "comparison_by_split.csv", "paper_vs_ours.csv", "summary.json",
+        "figures/gan_paper_history.png", "figures/gan_kit_history.png",
+        "figures/real_vs_generated.png",
     ],
     "salehinejad": [
         "data_manifest.csv", "table_1_paper_vs_kit.csv", "runs.csv", "claims.csv",
@@ -49,7 +51,7 @@ EXISTING = [paper for paper in pipeline.PAPERS if pipeline.find_notebook(paper) 
 
 # A table of numbers each smoke run must fill: (file, value column, low, high, rows expected).
 NUMBERS = {
-    "kermany": ("comparison.csv", "accuracy", 0.0, 1.0, 2),  # the smoke profile's two methods
+    "kermany": ("comparison.csv", "accuracy", 0.0, 1.0, 3),  # smoke: flip and a GAN per recipe
     "salehinejad": ("table.csv", "kit_mean", 0.0, 100.0, None),
     "ng-gubbi": ("table_1_paper_vs_kit.csv", "kit_d_acc_fake", 0.0, 1.0, 20),  # 5 x 2 GANs x 2 recipes
     "davoodi": ("table_4.csv", "value", 0.0, 1.0, 2 * (4 * 4 + 1)),  # 2 train sets, 4 classes
@@ -127,12 +129,29 @@ def _check_results(results, paper):
     for name in KEY_OUTPUTS.get(paper, []):
         assert (results / name).is_file(), f"{paper} smoke run did not write {name}"
     if default_weights_path().is_file():
-        quality_table = {"kermany": "fid.csv", "davoodi": "gan_quality.csv"}.get(paper)
+        quality_table = {"kermany": "gan_health.csv", "davoodi": "gan_quality.csv"}.get(paper)
         assert quality_table is None or (results / quality_table).is_file()
     _check_numbers(results, paper)
     _check_health_and_utility(results, paper)
+    if paper == "kermany":
+        _check_kermany_gan_tables(results)
     _check_inline_figures(results, paper)
     return run
+
+
+def _check_kermany_gan_tables(results):
+    """A health row per recipe with a documented verdict, a utility table in [0, 1], and
+    claims judged once per recipe's GAN."""
+    health = pd.read_csv(results / "gan_health.csv")
+    assert sorted(health["gan"]) == ["kit", "paper"]
+    assert health["verdict"].isin(VERDICTS).all()
+    utility = pd.read_csv(results / "utility.csv")
+    assert set(utility["recipe"]) == {"kit", "paper"} and set(utility["trained_on"]) == {"real", "synthetic"}
+    assert np.isfinite(utility[["estimate", "ci_low", "ci_high"]]).all().all()
+    assert utility[["estimate", "ci_low", "ci_high"]].stack().between(0, 1).all()
+    claims = pd.read_csv(results / "claims.csv")
+    assert claims["measure"].str.contains("gan_kit vs").sum() == 1
+    assert json.loads((results / "patient_overlap.json").read_text())["patients_in_several_splits"] >= 0
 
 
 @pytest.mark.parametrize("paper", EXISTING)

@@ -16,6 +16,13 @@ from cxr_keras.reproductions.kora_venu import (
     compare_augmentations,
     paper_vs_ours_table,
 )
+from cxr_keras.reproductions.kora_venu_recipes import (
+    build_recipe_gan,
+    recipe_channels,
+    recipe_health_samples,
+    train_recipe,
+    with_channels,
+)
 from tests.scripts.tiny_classifier import CLASSES, SIZE, chance_model, separable
 
 
@@ -72,15 +79,85 @@ def test_comparison_argument_errors():
         compare_augmentations(["mixup"], chance_model, data, data, CLASSES)
     with pytest.raises(ValueError, match="methods is empty"):
         compare_augmentations([], chance_model, data, data, CLASSES)
+    with pytest.raises(ValueError, match="method 'gan_kit' needs generated images"):
+        compare_augmentations(["gan_kit"], chance_model, data, data, CLASSES, generated=data[0])
 
 
+def _seed_frame(accuracies, half_width):
+    return pd.DataFrame({"method": ["flip", "gan"], **{
+        column: list(values) for metric in TABLE_METRICS for column, values in (
+            (metric, accuracies), (f"{metric}_ci_low", [a - half_width for a in accuracies]),
+            (f"{metric}_ci_high", [a + half_width for a in accuracies]))}})
+
+
+def test_across_seeds_widens_the_bootstrap_interval_by_the_seed_spread():
+    single = kv.across_seeds({0: _seed_frame([0.80, 0.90], 0.02)}).set_index("method")
+    assert single.loc["gan", ["accuracy", "accuracy_ci_low", "accuracy_ci_high"]].tolist() == pytest.approx([0.90, 0.88, 0.92])
+    pooled = kv.across_seeds({0: _seed_frame([0.80, 0.90], 0.02), 1: _seed_frame([0.84, 0.70], 0.04),
+                              2: _seed_frame([0.82, 0.80], 0.03)}).set_index("method")
+    assert pooled.loc["flip", "accuracy"] == pytest.approx(0.82)
+    assert pooled.loc["flip", "accuracy_seed_sd"] == pytest.approx(0.02)
+    expected = np.hypot(4.302653 * 0.02 / np.sqrt(3), 0.03)  # t(0.975, 2 df) x SE, bootstrap half-width
+    assert pooled.loc["flip", "accuracy_ci_high"] - 0.82 == pytest.approx(expected, rel=1e-5)
+    assert (pooled.loc["gan", "accuracy_seed_min"], pooled.loc["gan", "accuracy_seed_max"]) == (0.70, 0.90)
+    assert (pooled["n_seeds"] == 3).all()
+    with pytest.raises(ValueError, match="per_seed is empty"):
+        kv.across_seeds({})
+
+
+def test_a_claim_holds_only_across_seeds_and_with_a_healthy_generator():
+    per_seed = {0: _seed_frame([0.70, 0.90], 0.01), 1: _seed_frame([0.70, 0.90], 0.01)}
+    pooled = kv.across_seeds(per_seed)
+    assert kv.claims(pooled, {"gan": "healthy"}, per_seed)["verdict"].iloc[0] == "held"
+    flipped = {**per_seed, 2: _seed_frame([0.80, 0.79], 0.01)}
+    row = kv.claims(pooled, {"gan": "healthy"}, flipped).iloc[0]  # one seed where flip wins
+    assert not row["held"]
+    collapsed = kv.claims(pooled, {"gan": "mode-collapsed"}, per_seed).iloc[0]
+    assert collapsed["verdict"] == "inconclusive: the generator was mode-collapsed"
+    two_gans = pd.concat([pooled, pooled.iloc[[1]].assign(method="gan_kit")], ignore_index=True)
+    assert list(kv.claims(two_gans)["measure"]) == ["accuracy, gan vs best classic (flip)",
+                                                    "accuracy, gan_kit vs best classic (flip)"]
+
+
+def test_split_shift_is_the_accuracy_change_in_points():
+    official, disjoint = _seed_frame([0.80, 0.90], 0.02), _seed_frame([0.75, 0.91], 0.02)
+    shift = kv.split_shift(official, disjoint).set_index("method")["shift_points"]
+    assert shift.to_dict() == pytest.approx({"flip": -5.0, "gan": 1.0})
+
+
+def test_recipe_channels_and_grayscale_repeat():
+    assert recipe_channels({"channels": 1, "ema_decay": 0.9}, 3) == (1, {"ema_decay": 0.9})
+    assert recipe_channels({}, 3) == (3, {})
+    with pytest.raises(ValueError, match="recipe channels must be 1"):
+        recipe_channels({"channels": 2}, 3)
+    gray = np.linspace(-1, 1, 2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4, 1)
+    rgb = with_channels(gray, 3)
+    assert rgb.shape == (2, 4, 4, 3) and np.array_equal(rgb[..., 2], gray[..., 0])
+    with pytest.raises(ValueError, match="images must be grayscale"):
+        with_channels(rgb, 3)
+
+
+def test_kit_recipe_trains_in_grayscale_resumes_and_refuses_other_inputs(tmp_path):
+    recipe = {"architecture": "davoodi", "channels": 1, "ema_decay": 0.9, "augment": "translation",
+              "augment_p": 1.0}
+    images = np.random.default_rng(0).uniform(-1, 1, (12, 32, 32, 1)).astype(np.float32)
+    gan, history = train_recipe(recipe, images, 1, 8, tmp_path / "kit", seed=0, verbose=0)
+    assert gan.generator.output_shape == (None, 32, 32, 1) and len(history) == 1
+    steps = int(gan.g_optimizer.iterations.numpy())
+    assert steps == 2  # 12 images at batch 8, the short last batch kept
+    again, history = train_recipe(recipe, images, 2, 8, tmp_path / "kit", seed=0, verbose=0)
+    assert len(history) == 2 and int(again.g_optimizer.iterations.numpy()) == 4  # resumed, not restarted
+    with pytest.raises(StaleArtefactError, match="other inputs"):
+        train_recipe({**recipe, "ema_decay": 0.5}, images, 3, 8, tmp_path / "kit", seed=0, verbose=0)
+    samples = recipe_health_samples({"kit": again}, images, images[:6], 5, tmp_path)
+    assert samples["kit"].generated.shape == (5, 32, 32, 1) and len(samples["kit"].history) == 2
 
 
 def test_the_gan_claim_needs_separate_intervals():
     comparison = pd.DataFrame({"method": ["flip", "crop", "gan"], "accuracy": [0.80, 0.85, 0.90],
                                "accuracy_ci_low": [0.7, 0.80, 0.86], "accuracy_ci_high": [0.9, 0.84, 0.95]})
     claims = kv.claims(comparison).set_index("claim")
-    gan = claims.loc["GAN balancing beats the best classic augmentation"]
+    gan = claims.loc["GAN balancing beats the best classic augmentation (the paper recipe's GAN)"]
     assert gan["held"] and gan["measure"].endswith("(crop)")
     assert (gan["ours"], gan["versus"], gan["versus_high"], gan["paper"]) == (0.90, 0.85, 0.84, 0.955)
     overlapping = comparison.assign(accuracy_ci_low=[0.7, 0.80, 0.83])
@@ -107,8 +184,8 @@ def test_caveats_measure_gan_steps_samples_balance_and_test_set():
 
 
 def test_build_gan_is_seeded_and_compiled():
-    first, again = kv.build_gan(16, channels=1, seed=4), kv.build_gan(16, channels=1, seed=4)
-    other = kv.build_gan(16, channels=1, seed=5)
+    first, again = (build_recipe_gan({}, 16, channels=1, seed=4) for _ in range(2))
+    other = build_recipe_gan({}, 16, channels=1, seed=5)
     weights = [g.generator.get_weights()[0] for g in (first, again, other)]
     np.testing.assert_array_equal(weights[0], weights[1])
     assert not np.allclose(weights[0], weights[2])

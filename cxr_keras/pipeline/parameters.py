@@ -17,7 +17,8 @@ from cxr_keras.paths import REPO_ROOT
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
-PROFILES = ("smoke", "cpu", "paper")
+PROFILES = ("smoke", "demo", "cpu", "paper")
+FALLBACK_PROFILES = {"demo": "smoke"}  # a paper without a demo section runs its smoke one
 # Paper name -> notebook number; `all` runs them in this order.
 PAPERS = {"tour": "00", "kermany": "01", "salehinejad": "02", "ng-gubbi": "03", "davoodi": "04",
           "pneumoniamnist": "05"}
@@ -69,7 +70,8 @@ def find_notebook(paper: str, notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR) 
 def load_profile(
     paper: str, profile: str, profiles_dir: str | os.PathLike = PROFILES_DIR
 ) -> dict[str, Any]:
-    """Read the ``profile`` section of ``<profiles_dir>/<paper>.yaml``."""
+    """Read the ``profile`` section of ``<profiles_dir>/<paper>.yaml`` (for a profile of
+    :data:`FALLBACK_PROFILES` the YAML lacks, the section it falls back to)."""
     path = Path(profiles_dir) / f"{paper}.yaml"
     if not path.is_file():
         raise PipelineError(
@@ -77,6 +79,8 @@ def load_profile(
             f"sections {list(PROFILES)}"
         )
     profiles = read_yaml_mapping(path)
+    if profile not in profiles and FALLBACK_PROFILES.get(profile) in profiles:
+        profile = FALLBACK_PROFILES[profile]
     if profile not in profiles:
         raise PipelineError(f"{path} has no {profile!r} section (it has {sorted(profiles)})")
     return dict(profiles[profile] or {})
