@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 PROFILE ?= cpu
 DATA ?=
 PARAMS ?=
+BACKEND ?=
+RUN_OPTIONS = $(strip $(if $(DATA),--data $(DATA)) $(if $(BACKEND),--backend $(BACKEND)) $(PARAMS))
 FID_WEIGHTS := .cache/fid_inception_v3.weights.npz
 
 .PHONY: setup test test-fast test-faults demo lint clean fid-weights smoke benchmark \
@@ -49,14 +51,14 @@ demo: setup fid-weights
 	$(PY) -m cxr_keras.pipeline run kermany --profile smoke --data phantoms --out results/demo
 
 smoke: setup
-	$(PY) -m cxr_keras.pipeline run all --profile smoke $(if $(DATA),--data $(DATA)) $(PARAMS)
+	$(PY) -m cxr_keras.pipeline run all --profile smoke $(RUN_OPTIONS)
 
 # Every paper's notebook in order (tour, kermany, salehinejad, ng-gubbi, davoodi).
 reproduce-all: setup fid-weights
-	$(PY) -m cxr_keras.pipeline run all --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(PARAMS)
+	$(PY) -m cxr_keras.pipeline run all --profile $(PROFILE) $(RUN_OPTIONS)
 
 reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi reproduce-pneumoniamnist: setup fid-weights
-	$(PY) -m cxr_keras.pipeline run $(@:reproduce-%=%) --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(PARAMS)
+	$(PY) -m cxr_keras.pipeline run $(@:reproduce-%=%) --profile $(PROFILE) $(RUN_OPTIONS)
 
 benchmark: setup
 	$(PY) benchmarks/gan_step.py
