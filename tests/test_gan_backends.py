@@ -16,8 +16,9 @@ from tests.scripts.tiny_gan import stripes, tiny_gan
 pytestmark = pytest.mark.skipif(backend.BACKEND not in backend.SUPPORTED,
                                 reason=f"the GAN engine has no train step for {backend.BACKEND}")
 REPO = Path(__file__).resolve().parents[1]
-RECIPE = dict(augment="translation,cutout,color", augment_p="adaptive", ada_interval=1,
-              ada_ramp_images=64, ema_decay=0.9, r1_gamma=1.0, r1_every=2, instance_noise=0.1)
+RECIPE = {"augment": "translation,cutout,color", "augment_p": "adaptive", "ada_interval": 1,
+          "ada_ramp_images": 64, "ema_decay": 0.9, "r1_gamma": 1.0, "r1_every": 2,
+          "instance_noise": 0.1}
 # Largest difference allowed between the TensorFlow and the JAX curve of the test problem
 # (float32 round-off over 12 Adam steps with R1 and EMA measured 1.2e-7).
 CROSS_BACKEND_TOLERANCE = 1e-5

@@ -230,7 +230,7 @@ class GAN(keras.Model):
             fake_labels = self.sample_fake_labels(real_labels, batch_size)
             fake = self._generate(z, fake_labels, training=True)
 
-            def d_objective():
+            def d_objective(fake=fake, fake_labels=fake_labels):
                 real_logits, r1 = self._real_logits(real, real_labels)
                 fake_logits = self._discriminate(fake, fake_labels, training=True)
                 d_loss = ops.mean(bce_logits(real_target, real_logits)
