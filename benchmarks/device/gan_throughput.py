@@ -100,7 +100,7 @@ def measure(paper: str, seconds: float, dry_run: bool) -> dict:
     return {"paper": paper, "architecture": architecture, "backend": keras.backend.backend(),
             "image_size": size, "batch_size": batch, "dry_run": dry_run,
             "first_step_seconds": round(first_step, 2), "timed_steps": steps,
-            "timed_seconds": round(timed, 2), "images_per_second": round(img_s, 1),
+            "timed_seconds": round(timed, 2), "images_per_second": round(img_s, 4),
             "paper_gan_epochs": epochs, "images_per_epoch": images_per_epoch,
             "images_per_epoch_source": source,
             "projected_gan_seconds": round(epochs * images_per_epoch / img_s, 1)}
