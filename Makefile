@@ -7,9 +7,11 @@ STAMP := $(VENV)/.installed
 PROFILE ?= cpu
 DATA ?=
 PARAMS ?=
+BACKEND ?=
+RUN_OPTIONS = $(strip $(if $(DATA),--data $(DATA)) $(if $(BACKEND),--backend $(BACKEND)) $(PARAMS))
 FID_WEIGHTS := .cache/fid_inception_v3.weights.npz
 
-.PHONY: setup test test-fast test-faults demo lint clean fid-weights smoke benchmark \
+.PHONY: setup test test-fast test-faults test-jax test-torch demo lint clean fid-weights smoke benchmark \
         reproduce-all reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi \
         reproduce-pneumoniamnist
 
@@ -36,6 +38,24 @@ $(FID_WEIGHTS): | $(STAMP)
 test: setup fid-weights
 	$(PY) -m pytest -q
 
+# The backend-relevant unit tests (GAN engine, checkpoints, resume, models, metrics) with
+# KERAS_BACKEND=jax; the JAX CPU wheels (about 0.7 GB) are installed on first use.
+JAX_STAMP := $(VENV)/.installed-jax
+BACKEND_TESTS := tests/test_gan_backends.py tests/test_gan_training.py tests/test_gan_checkpoint.py \
+    tests/test_gan_resume.py tests/test_gan_small_data.py tests/test_gan_batches.py \
+    tests/test_gan_generate.py tests/test_models.py tests/test_metrics_frechet.py
+$(JAX_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,jax]'
+	touch $(JAX_STAMP)
+
+test-jax: $(JAX_STAMP) fid-weights
+	KERAS_BACKEND=jax $(PY) -m pytest -q -m "not notebook and not faults" $(BACKEND_TESTS)
+
+# The same tests on PyTorch, installed on demand from PyPI (several GB): not part of `make test`.
+test-torch: setup
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet -e '.[torch]'
+	KERAS_BACKEND=torch $(PY) -m pytest -q -m "not notebook and not faults" tests/test_gan_backends.py
+
 # Everything but the notebook runs and the runner's fault injection (subprocess runs).
 test-fast: setup fid-weights
 	$(PY) -m pytest -q -m "not notebook and not faults"
@@ -50,14 +70,14 @@ demo: setup fid-weights
 	$(PY) -m cxr_keras.pipeline run kermany --profile demo --data phantoms --out results/demo
 
 smoke: setup
-	$(PY) -m cxr_keras.pipeline run all --profile smoke $(if $(DATA),--data $(DATA)) $(PARAMS)
+	$(PY) -m cxr_keras.pipeline run all --profile smoke $(RUN_OPTIONS)
 
 # Every paper's notebook in order (tour, kermany, salehinejad, ng-gubbi, davoodi).
 reproduce-all: setup fid-weights
-	$(PY) -m cxr_keras.pipeline run all --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(PARAMS)
+	$(PY) -m cxr_keras.pipeline run all --profile $(PROFILE) $(RUN_OPTIONS)
 
 reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi reproduce-pneumoniamnist: setup fid-weights
-	$(PY) -m cxr_keras.pipeline run $(@:reproduce-%=%) --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(PARAMS)
+	$(PY) -m cxr_keras.pipeline run $(@:reproduce-%=%) --profile $(PROFILE) $(RUN_OPTIONS)
 
 benchmark: setup
 	$(PY) benchmarks/gan_step.py

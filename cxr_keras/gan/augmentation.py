@@ -123,13 +123,15 @@ class DiscriminatorAugment:
             return signs
         self.sign_sum.assign_add(signs)
         self.batches.assign_add(1.0)
-        due = self.batches >= self.interval
-        r_t = self.sign_sum / ops.maximum(self.batches, 1.0)
+        probability, sign_sum, batches = (self.probability.value, self.sign_sum.value,
+                                          self.batches.value)
+        due = batches >= self.interval
+        r_t = sign_sum / ops.maximum(batches, 1.0)
         step = ops.cast(batch_size * self.interval, "float32") / self.ramp_images
-        moved = ops.clip(self.probability + ops.sign(r_t - self.target) * step, 0.0, 1.0)
-        self.probability.assign(ops.where(due, moved, self.probability))
-        self.sign_sum.assign(ops.where(due, 0.0, self.sign_sum))
-        self.batches.assign(ops.where(due, 0.0, self.batches))
+        moved = ops.clip(probability + ops.sign(r_t - self.target) * step, 0.0, 1.0)
+        self.probability.assign(ops.where(due, moved, probability))
+        self.sign_sum.assign(ops.where(due, 0.0, sign_sum))
+        self.batches.assign(ops.where(due, 0.0, batches))
         return signs
 
     def state(self) -> dict:

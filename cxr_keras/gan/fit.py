@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cxr_keras.gan import backend
 from cxr_keras.gan.batches import ShuffledBatches, run_inputs, training_batches
 from cxr_keras.gan.callbacks import GANCheckpoint, HistoryCSV, SampleGrid, StopOnNonFinite
 from cxr_keras.gan.checkpoint import resume_epoch
@@ -39,6 +40,11 @@ def train_gan(gan: GAN, dataset, epochs: int, out_dir, *, resume: bool = True,
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if not hasattr(gan, "d_optimizer"):
         raise ValueError("compile the GAN (gan.compile(d_optimizer, g_optimizer)) before train_gan")
+    if strategy is not None and backend.BACKEND != "tensorflow":
+        raise ValueError(
+            f"strategy is a tf.distribute option and the Keras backend is {backend.BACKEND!r}; "
+            "leave strategy=None (on JAX, set a keras.distribution before building instead)"
+        )
     if strategy is not None and gan.distribute_strategy is not strategy:
         raise ValueError(
             "the GAN was not built under the given strategy; build the generator, the "

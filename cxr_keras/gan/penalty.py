@@ -6,8 +6,9 @@ around the data, which keeps the discriminator from exploding its logits on a sm
 
 from __future__ import annotations
 
-import tensorflow as tf
 from keras import ops
+
+from cxr_keras.gan.backend import input_gradient
 
 
 def _at_least_float32(tensor):
@@ -23,12 +24,8 @@ def r1_penalty(discriminate, images, gamma: float):
     respect to exactly the images it is given, and the penalty stays differentiable with
     respect to D's weights (a gradient of a gradient).
     """
-    images = ops.convert_to_tensor(images)
-    with tf.GradientTape() as tape:
-        tape.watch(images)
-        logits = discriminate(images)
-        total = ops.sum(_at_least_float32(logits))
-    gradients = _at_least_float32(tape.gradient(total, images))
+    logits, gradients = input_gradient(discriminate, ops.convert_to_tensor(images))
+    gradients = _at_least_float32(gradients)
     squared_norms = ops.sum(ops.reshape(ops.square(gradients), (ops.shape(gradients)[0], -1)),
                             axis=1)
     return logits, 0.5 * float(gamma) * ops.mean(squared_norms)

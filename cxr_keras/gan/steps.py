@@ -1,10 +1,9 @@
-"""Small pieces of the GAN training step: input checks, the loss, replica facts, label shapes."""
+"""Small pieces of the GAN training step: input checks, the loss, metrics, label shapes."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 
@@ -37,17 +36,6 @@ def discriminator_metrics(real_logits, fake_logits, after_logits) -> dict:
         "d_g_z1": ops.mean(fake_p),
         "d_g_z2": ops.mean(ops.sigmoid(ops.cast(after_logits, "float32"))),
     }
-
-
-def num_replicas() -> int:
-    """Replicas of the current ``tf.distribute`` strategy (1 without one)."""
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
-def replica_id():
-    """This replica's index within its sync group (0 outside a replica context)."""
-    context = tf.distribute.get_replica_context()
-    return context.replica_id_in_sync_group if context is not None else 0
 
 
 def label_input(model, labels):

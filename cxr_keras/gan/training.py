@@ -15,9 +15,14 @@ Davoodi & Lo Giudice); halve it to compare with a Keras ``train_on_batch`` on a 
 half-fake batch (Ng & Gubbi).
 
 Losses are divided by the number of replicas, so under a ``tf.distribute`` strategy the
-summed replica gradients equal the gradient of the global-batch mean. Latent vectors and
-fake labels are drawn with stateless TensorFlow ops from the model's ``SeedGenerator``,
-with the replica id folded into the seed so replicas draw different noise.
+summed replica gradients equal the gradient of the global-batch mean. Latent vectors, fake
+labels and instance noise are drawn with ``keras.random`` from the model's ``SeedGenerator``
+(under ``tf.distribute``, with the replica id folded into the seed so replicas draw
+different noise).
+
+The step is written once in ``keras.ops``; :mod:`cxr_keras.gan.backend` supplies what differs
+per backend (gradients, branches, replicas) and, on JAX, the stateless step that carries both
+optimizers, the EMA generator, the augmentation and the seeds through the trainer's state.
 
 Small-data options (augmentation of D's inputs, an EMA generator, R1; all off by default) are
 :class:`cxr_keras.gan.options.TrainingOptions`. They are tested on one device only.
@@ -27,9 +32,9 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
+from cxr_keras.gan import backend
 from cxr_keras.gan.augmentation import DiscriminatorAugment
 from cxr_keras.gan.averaging import GeneratorAverage
 from cxr_keras.gan.generate import check_distribution, in_batches, latent_vectors
@@ -42,8 +47,6 @@ from cxr_keras.gan.steps import (
     check_mixed_precision,
     discriminator_metrics,
     label_input,
-    num_replicas,
-    replica_id,
 )
 
 LABEL_SAMPLINGS = ("uniform", "empirical", "batch")
@@ -75,7 +78,7 @@ class GAN(keras.Model):
         self.latent_dim = int(latent_dim)
         self.latent_distribution = latent_distribution
         self.seed = int(seed)
-        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.seed_generator = backend.ReplicaSeedGenerator(self.seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES}
         self.options, self.augmenter, self.generator_average = TrainingOptions(), None, None
         self.built = True
@@ -110,6 +113,7 @@ class GAN(keras.Model):
             check_mixed_precision(self.generator, self.discriminator)
             d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
             g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
+        backend.check_supported()
         super().compile(jit_compile=jit_compile, **kwargs)
         self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
         self.label_smoothing = float(label_smoothing)
@@ -117,10 +121,14 @@ class GAN(keras.Model):
         self.d_steps = int(d_steps)
         self.mixed_precision = bool(mixed_precision)
         # Build the slots and the options' state now, so a checkpoint can be restored at once.
-        with self.distribute_strategy.scope():
+        with backend.strategy_scope(self):
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.g_optimizer.build(self.generator.trainable_variables)
             self._set_options(options)
+        if backend.BACKEND != "tensorflow":
+            # Tracked, so that the stateless (JAX) trainer carries them in its state.
+            self.engine_state = [*self.d_optimizer.variables, *self.g_optimizer.variables,
+                                 *self._option_variables()]
 
     def _set_options(self, options: TrainingOptions) -> None:
         self.options = options
@@ -132,6 +140,10 @@ class GAN(keras.Model):
         extra = ((AUGMENT_METRICS if self.augmenter else ())
                  + (R1_METRICS if options.r1_gamma else ()))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES + extra}
+
+    def _option_variables(self) -> list:
+        parts = (self.augmenter, self.generator_average)
+        return [v for part in parts if part is not None for v in part.state().values()]
 
     @property
     def sampling_generator(self) -> keras.Model:
@@ -146,22 +158,17 @@ class GAN(keras.Model):
         return self.generator(inputs, training=training)
 
     # ----- random draws ---------------------------------------------------------------
-    def _next_seed(self):
-        """A fresh stateless seed: the SeedGenerator's next state, offset by the replica id."""
-        seed = ops.cast(self.seed_generator.next(), "int32")
-        return seed + ops.cast(ops.stack([0, 7919 * replica_id()]), "int32")
-
     def sample_latent(self, batch_size):
         """Draw a ``(batch_size, latent_dim)`` float32 noise batch for training."""
-        shape = ops.stack([batch_size, self.latent_dim])
+        shape = (batch_size, self.latent_dim)
         if self.latent_distribution == "normal":
-            return tf.random.stateless_normal(shape, seed=self._next_seed())
-        return tf.random.stateless_uniform(shape, seed=self._next_seed(), minval=-1.0, maxval=1.0)
+            return keras.random.normal(shape, seed=self.seed_generator)
+        return keras.random.uniform(shape, -1.0, 1.0, seed=self.seed_generator)
 
     def _with_instance_noise(self, images):
         if self.instance_noise == 0.0:
             return images
-        noise = tf.random.stateless_normal(ops.shape(images), seed=self._next_seed())
+        noise = keras.random.normal(ops.shape(images), seed=self.seed_generator)
         return images + self.instance_noise * ops.cast(noise, images.dtype)
 
     # ----- hooks the conditional GAN overrides ------------------------------------------
@@ -201,40 +208,47 @@ class GAN(keras.Model):
 
         if not gamma or every == 1:
             return penalized() if gamma else plain()
-        return ops.cond(ops.equal(self.d_optimizer.iterations % every, 0), penalized, plain)
+        return backend.cond(ops.equal(self.d_optimizer.iterations % every, 0), penalized, plain)
 
     # ----- training ------------------------------------------------------------------
-    def _apply(self, optimizer, loss, tape, variables):
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
+    def train_step(self, *args):
+        """``train_step(data)``, or ``train_step(state, data)`` for the stateless JAX trainer."""
+        if backend.BACKEND == "jax":
+            return backend.stateless_train_step(self, self._train_step, *args)
+        return self._train_step(*args)
 
-    def train_step(self, data):
+    def _train_step(self, data):
         """``d_steps`` D updates, then one G update on the last D step's noise and labels."""
         real, real_labels = self._split_batch(data)
         real = ops.cast(real, self.discriminator.compute_dtype)
         batch_size = ops.shape(real)[0]
-        replicas = num_replicas()
+        replicas = backend.num_replicas()
         real_target = 1.0 - self.label_smoothing
 
         for _ in range(self.d_steps):
             z = self.sample_latent(batch_size)
             fake_labels = self.sample_fake_labels(real_labels, batch_size)
             fake = self._generate(z, fake_labels, training=True)
-            with tf.GradientTape() as tape:
+
+            def d_objective(fake=fake, fake_labels=fake_labels):
                 real_logits, r1 = self._real_logits(real, real_labels)
                 fake_logits = self._discriminate(fake, fake_labels, training=True)
                 d_loss = ops.mean(bce_logits(real_target, real_logits)
                                   + bce_logits(0.0, fake_logits))
                 scaled = self.d_optimizer.scale_loss((d_loss + r1) / replicas)
-            self._apply(self.d_optimizer, scaled, tape,
-                        self.discriminator.trainable_variables)
+                return scaled, (d_loss, r1, real_logits, fake_logits)
 
-        with tf.GradientTape() as tape:
+            d_loss, r1, real_logits, fake_logits = backend.minimize(
+                self.d_optimizer, d_objective, self.discriminator.trainable_variables)
+
+        def g_objective():
             fake = self._generate(z, fake_labels, training=True)
             after_logits = self._discriminate(fake, fake_labels, training=True)
             g_loss = ops.mean(bce_logits(1.0, after_logits))
-            scaled = self.g_optimizer.scale_loss(g_loss / replicas)
-        self._apply(self.g_optimizer, scaled, tape, self.generator.trainable_variables)
+            return self.g_optimizer.scale_loss(g_loss / replicas), (g_loss, after_logits)
+
+        g_loss, after_logits = backend.minimize(self.g_optimizer, g_objective,
+                                                self.generator.trainable_variables)
         if self.generator_average is not None:
             self.generator_average.update(self.g_optimizer.iterations)
 
@@ -316,12 +330,11 @@ class ConditionalGAN(GAN):
         if self.label_sampling == "batch":
             return real_labels
         if self.label_sampling == "uniform":
-            return tf.random.stateless_uniform(
-                ops.stack([batch_size]), seed=self._next_seed(), minval=0,
-                maxval=self.num_classes, dtype="int32")
+            return keras.random.randint((batch_size,), 0, self.num_classes, dtype="int32",
+                                        seed=self.seed_generator)
         logits = ops.log(ops.convert_to_tensor(self.class_prior))[None, :]
-        draws = tf.random.stateless_categorical(logits, batch_size, seed=self._next_seed(),
-                                                dtype="int32")
+        draws = keras.random.categorical(logits, batch_size, dtype="int32",
+                                         seed=self.seed_generator)
         return ops.reshape(draws, (-1,))
 
     def _generate(self, z, labels, training, generator=None):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cxr_keras.pipeline.execution import RunInterrupted
+from cxr_keras.pipeline.execution import BACKENDS, RunInterrupted, keras_backend
 from cxr_keras.pipeline.parameters import (
     NOTEBOOKS_DIR,
     ON_ERROR_CHOICES,
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--on-error", choices=ON_ERROR_CHOICES,
                      help="what the notebook's loaders do with an unreadable image "
                           "(sets its on_error parameter)")
+    run.add_argument("--backend", choices=BACKENDS,
+                     help="Keras backend of the notebook's kernel (default: $KERAS_BACKEND, "
+                          "else tensorflow); run.json records it")
     run.add_argument("--out", default="results", help="results root (default: results)")
     run.add_argument("--refresh", action="store_true",
                      help="re-execute on top of the last good results (same parameters), "
@@ -69,6 +73,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             notebook = find_notebook(paper)
             print(f"{paper:12s} {notebook.name if notebook else '(no notebook yet)'}")
         return 0
+    if args.backend is not None:
+        os.environ["KERAS_BACKEND"] = args.backend
+    try:
+        keras_backend()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return BAD_INPUT
     if args.paper != "all":
         return _run_one(args.paper, args)
     statuses = {}

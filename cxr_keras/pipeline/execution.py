@@ -34,10 +34,22 @@ class RunInterrupted(Exception):
         super().__init__(f"stopped by {signal.Signals(signum).name}")
 
 
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def keras_backend() -> str:
+    """The Keras backend the kernel runs on: ``$KERAS_BACKEND``, TensorFlow when unset."""
+    name = os.environ.get("KERAS_BACKEND") or "tensorflow"
+    if name not in BACKENDS:
+        raise ValueError(f"KERAS_BACKEND={name!r} is not one of {BACKENDS}; set one of them")
+    return name
+
+
 def kernel_environment() -> dict[str, str]:
     """The variables the kernel gets on top of the runner's environment."""
     python_path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
-    return {"PYTHONPATH": python_path, "TF_CPP_MIN_LOG_LEVEL": "3", PLAIN_PROGRESS_ENV: "1"}
+    return {"PYTHONPATH": python_path, "TF_CPP_MIN_LOG_LEVEL": "3", PLAIN_PROGRESS_ENV: "1",
+            "KERAS_BACKEND": keras_backend()}
 
 
 def execute_notebook(

@@ -24,12 +24,13 @@ from typing import Any
 
 from cxr_keras.io import write_json
 from cxr_keras.paths import REPO_ROOT
+from cxr_keras.pipeline.execution import keras_backend
 
 MANIFEST_NAME = "data_manifest.csv"
 ATTEMPTS_FILE = ".attempts.json"
 VERSIONED_PACKAGES = (
     "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "scipy", "matplotlib",
-    "papermill", "cxr-keras",
+    "papermill", "cxr-keras", "jax", "torch",
 )
 RUNNING, KILLED = "running", "killed"
 
@@ -60,6 +61,7 @@ def run_record(
     return {
         "paper": paper,
         "profile": profile,
+        "backend": keras_backend(),
         "notebook": notebook.name,
         "parameters": parameters,
         "finished_utc": utc_now(),

@@ -1,0 +1,175 @@
+"""What the GAN step does differently on each Keras backend; the step itself is written once.
+
+* TensorFlow (the default): gradients from ``tf.GradientTape``, replicas and the strategy scope
+  from ``tf.distribute``. TensorFlow is imported only under this backend.
+* JAX: the step is a pure function. :func:`stateless_train_step` runs the GAN's one
+  ``_train_step`` inside a ``keras.StatelessScope`` that maps every variable (both networks,
+  both optimizers, the EMA generator, the augmentation state, every ``SeedGenerator``, the
+  metrics) to its value in the trainer's state, and returns the new values. Gradients
+  (:func:`minimize`, :func:`input_gradient`) and branches (:func:`cond`) run their function
+  in a copy of that scope, through ``jax.grad`` / ``jax.lax.cond``, and merge the copy's
+  updates (BatchNorm statistics, seeds) back, so no traced value leaks out of a transform.
+
+Other backends raise a ``NotImplementedError`` naming the backend when a GAN is trained.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+from keras import ops
+from keras.src.backend.common.stateless_scope import get_stateless_scope
+
+BACKEND = keras.backend.backend()
+REPLICA_SEED_STRIDE = 7919
+SUPPORTED = ("tensorflow", "jax")
+
+
+def check_supported() -> None:
+    """Raise unless the GAN engine can train on the active Keras backend."""
+    if BACKEND not in SUPPORTED:
+        raise NotImplementedError(
+            f"the GAN engine trains on the {SUPPORTED} Keras backends, not {BACKEND!r}; set "
+            "KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax")
+
+
+def num_replicas() -> int:
+    """Replicas of the current ``tf.distribute`` strategy (1 without one, or off TensorFlow)."""
+    if BACKEND != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def replica_id():
+    """This replica's index within its sync group (0 outside a replica, or off TensorFlow)."""
+    if BACKEND != "tensorflow":
+        return 0
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    return context.replica_id_in_sync_group if context is not None else 0
+
+
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A ``SeedGenerator`` whose seeds are offset by the ``tf.distribute`` replica id, so that
+    the replicas of one step draw different noise (the offset is 0 on a single device)."""
+
+    def next(self, ordered=True):
+        seed = super().next(ordered)
+        offset = REPLICA_SEED_STRIDE * replica_id()
+        return seed + ops.cast(ops.stack([0, offset]), seed.dtype)
+
+
+def strategy_scope(model):
+    """``model.distribute_strategy.scope()`` under TensorFlow; nothing to enter elsewhere."""
+    if BACKEND == "tensorflow":
+        return model.distribute_strategy.scope()
+    return contextlib.nullcontext()
+
+
+# ----- running a function in a copy of the current stateless scope (JAX) ---------------------
+def _scope_values():
+    scope = get_stateless_scope()
+    if scope is None:
+        raise RuntimeError("the JAX GAN step runs inside stateless_train_step's StatelessScope")
+    return scope
+
+
+def _run_in_copy(function, variables=(), values=()):
+    """``function()`` in a copy of the current scope with ``variables`` set to ``values``;
+    return its result and the copy's values by variable id, ``variables`` left out."""
+    outer = _scope_values()
+    inner = keras.StatelessScope()
+    replaced = {id(variable): value for variable, value in zip(variables, values)}
+    inner.state_mapping = {**outer.state_mapping, **replaced}
+    with inner:
+        result = function()
+    return result, {key: value for key, value in inner.state_mapping.items()
+                    if key not in replaced}
+
+
+def _merge(values) -> None:
+    _scope_values().state_mapping.update(values)
+
+
+# ----- the three backend-specific operations of the step ------------------------------------
+def minimize(optimizer, objective, variables):
+    """Run ``objective() -> (loss, aux)``, apply ``optimizer`` to ``loss``'s gradient with
+    respect to ``variables``, return ``aux``."""
+    variables = list(variables)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss, aux = objective()
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        return aux
+    check_supported()
+    import jax
+
+    def loss_of(values):
+        (loss, aux), updates = _run_in_copy(objective, variables, values)
+        return loss, (aux, updates)
+
+    grads, (aux, updates) = jax.grad(loss_of, has_aux=True)([v.value for v in variables])
+    _merge(updates)
+    optimizer.apply(grads, variables)
+    return aux
+
+
+def input_gradient(function, inputs):
+    """``(function(inputs), d sum(function(inputs)) / d inputs)``, the sum taken in float32;
+    differentiable again."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = function(inputs)
+            total = ops.sum(ops.cast(outputs, "float32"))
+        return outputs, tape.gradient(total, inputs)
+    check_supported()
+    import jax
+
+    def total_of(x):
+        outputs, updates = _run_in_copy(lambda: function(x))
+        return ops.sum(ops.cast(outputs, "float32")), (outputs, updates)
+
+    grads, (outputs, updates) = jax.grad(total_of, has_aux=True)(inputs)
+    _merge(updates)
+    return outputs, grads
+
+
+def cond(predicate, true_fn, false_fn):
+    """``ops.cond`` whose branches may update variables (BatchNorm statistics, seeds)."""
+    if BACKEND == "tensorflow":
+        return ops.cond(predicate, true_fn, false_fn)
+    check_supported()
+    import jax
+
+    result, updates = jax.lax.cond(predicate, lambda: _run_in_copy(true_fn),
+                                   lambda: _run_in_copy(false_fn))
+    _merge(updates)
+    return result
+
+
+def stateless_train_step(model, step, state, data):
+    """The JAX trainer's ``train_step(state, data)``: ``step(data)`` on the values in ``state``.
+
+    ``state`` holds the values of ``model.trainable_variables``, ``model.non_trainable_variables``
+    (which the GAN makes hold both optimizers', the EMA's and the augmentation's variables),
+    ``model.optimizer.variables`` (Keras' unused default optimizer: passed through) and
+    ``model.metrics_variables``; the new values come back in the same order.
+    """
+    trainable, non_trainable, optimizer_values, metric_values = state
+    groups = (model.trainable_variables, model.non_trainable_variables, model.metrics_variables)
+    mapping = [pair for variables, values in zip(groups, (trainable, non_trainable, metric_values))
+               for pair in zip(variables, values)]
+    with keras.StatelessScope(state_mapping=mapping) as scope:
+        logs = step(data)
+    new = [[scope.get_current_value(v) for v in variables] for variables in groups]
+    return logs, (new[0], new[1], optimizer_values, new[2])
