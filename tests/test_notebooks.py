@@ -2,6 +2,8 @@
 
 import ast
 import json
+import os
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -221,6 +223,27 @@ def test_parameters_reach_the_notebook_and_results_are_recorded(fixture_run, cap
     assert record["data_manifest"] == "data_manifest.csv" and len(record["data_manifest_sha256"]) == 64
     assert record["wall_seconds"] > 0
     assert sorted(p.name for p in paper_dir.iterdir()) == ["smoke"]
+
+
+def _kernel_children() -> list[int]:
+    """Pids of this process's children that are ipykernels (from /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == os.getpid() and b"ipykernel" in command:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def test_every_run_shuts_down_its_kernel(fixture_run):
+    run, _ = fixture_run
+    assert run(WRITE_TABLE) == 0
+    assert run("raise ValueError('broken on purpose')") == 1
+    assert _kernel_children() == []
 
 
 def test_a_failing_cell_keeps_the_last_good_results(fixture_run, capsys):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -90,6 +91,23 @@ def execute_notebook(
         except BaseException:
             stop.raise_if_requested()
             raise
+        finally:
+            _shut_down(manager)
+
+
+def _shut_down(manager) -> None:
+    """Stop the kernel ``manager`` started: papermill leaves a kernel it was handed running,
+    and every notebook a process runs would otherwise keep its kernel (and its memory)."""
+    process = getattr(getattr(manager, "provisioner", None), "process", None)
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    with contextlib.suppress(Exception):
+        manager.cleanup_resources()
 
 
 def kernel_pid(manager) -> int | None:
