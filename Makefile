@@ -35,8 +35,12 @@ fid-weights: $(FID_WEIGHTS)
 $(FID_WEIGHTS): | $(STAMP)
 	$(PY) -m cxr_keras.metrics.fid_weights --output $(FID_WEIGHTS)
 
+# One pytest worker per core (pytest-xdist); `PYTEST_WORKERS=0 make test` runs in one process.
+PYTEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
+
 test: setup fid-weights
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 # The backend-relevant unit tests (GAN engine, checkpoints, resume, models, metrics) with
 # KERAS_BACKEND=jax; the JAX CPU wheels (about 0.7 GB) are installed on first use.
@@ -58,7 +62,7 @@ test-torch: setup
 
 # Everything but the notebook runs and the runner's fault injection (subprocess runs).
 test-fast: setup fid-weights
-	$(PY) -m pytest -q -m "not notebook and not faults"
+	$(PYTEST) -m "not notebook and not faults"
 
 # The runner killed, stopped, doubled and misused, on a tiny fixture notebook.
 test-faults: setup

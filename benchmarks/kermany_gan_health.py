@@ -13,7 +13,9 @@ Candidates (``CANDIDATES``; ``paper`` and ``kit`` are the profile's):
 
 * ``paper``: the paper's DCGAN (published-code variant), RGB, Adam 2e-4 / 0.5;
 * ``davoodi_plain``: Davoodi's smaller DCGAN in grayscale, no small-data options;
-* ``kit``: the profile's kit recipe (Davoodi DCGAN, grayscale, augmentation, EMA, lazy R1).
+* ``kit``: the profile's kit recipe (Davoodi DCGAN, grayscale, augmentation, EMA, lazy R1);
+* any other, named with ``--candidate name='{"architecture": "davoodi", ...}'`` (a recipe as
+  the profile's ``gan_recipes`` hold them, ``batch_size`` included).
 
 Usage::
 
@@ -24,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -50,9 +53,16 @@ from cxr_keras.reproductions.kora_venu_recipes import (
 SHOWN = ("fid", "kid", "precision", "recall", "density", "coverage", "diversity")
 
 
-def candidates(profile: dict) -> dict:
-    recipes = profile["gan_recipes"]
-    return {**recipes, "davoodi_plain": {"architecture": "davoodi", "channels": 1}}
+def candidates(profile: dict, extra=()) -> dict:
+    """The profile's recipes, ``davoodi_plain`` and each ``name=JSON`` of ``extra``."""
+    recipes = {**profile["gan_recipes"], "davoodi_plain": {"architecture": "davoodi", "channels": 1}}
+    for item in extra:
+        name, _, text = item.partition("=")
+        try:
+            recipes[name] = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise SystemExit(f"--candidate {item!r}: not name=<JSON recipe> ({error})") from error
+    return recipes
 
 
 def parse_runs(text: str, recipes: dict, default_epochs: int) -> list[tuple[str, int]]:
@@ -86,9 +96,11 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--out", default="/tmp/kermany_gan_health")
     parser.add_argument("--feature-epochs", type=int, default=3)
+    parser.add_argument("--candidate", action="append", default=[],
+                        help="name=JSON: one more recipe to try (repeatable)")
     args = parser.parse_args(argv)
     profile = load_profile("kermany", args.profile)
-    recipes = candidates(profile)
+    recipes = candidates(profile, args.candidate)
     runs = parse_runs(args.recipes, recipes, profile["gan_epochs"])
     size, batch = profile["image_size"], profile["gan_batch_size"]
     dataset = paper.load_dataset(str(shared_data_root()), image_size=size,

@@ -18,6 +18,7 @@ from cxr_keras.reproductions.kora_venu import (
 )
 from cxr_keras.reproductions.kora_venu_recipes import (
     build_recipe_gan,
+    recipe_batch_size,
     recipe_channels,
     recipe_health_samples,
     train_recipe,
@@ -151,6 +152,16 @@ def test_kit_recipe_trains_in_grayscale_resumes_and_refuses_other_inputs(tmp_pat
         train_recipe({**recipe, "ema_decay": 0.5}, images, 3, 8, tmp_path / "kit", seed=0, verbose=0)
     samples = recipe_health_samples({"kit": again}, images, images[:6], 5, tmp_path)
     assert samples["kit"].generated.shape == (5, 32, 32, 1) and len(samples["kit"].history) == 2
+
+
+def test_a_recipe_batch_size_gives_more_steps_per_epoch(tmp_path):
+    images = np.random.default_rng(0).uniform(-1, 1, (12, 16, 16, 1)).astype(np.float32)
+    recipe = {"architecture": "davoodi", "channels": 1, "batch_size": 4}
+    gan, _ = train_recipe(recipe, images, 1, 8, tmp_path / "small", seed=0, verbose=0)
+    assert int(gan.g_optimizer.iterations.numpy()) == 3  # 12 images at the recipe's batch 4
+    assert recipe_batch_size({}, 8) == 8
+    with pytest.raises(ValueError, match="recipe batch_size must be a positive integer"):
+        recipe_batch_size({"batch_size": 0}, 8)
 
 
 def test_the_gan_claim_needs_separate_intervals():

@@ -2,7 +2,8 @@
 
 A recipe (``gan_recipes`` in ``cxr_keras/profiles/kermany.yaml``) is the mapping
 :func:`cxr_keras.reproductions.gan_setup.build_compiled_gan` takes, plus an optional
-``channels`` (the paper's recipe keeps the profile's 3 channels, the kit's generates grayscale).
+``channels`` (the paper's recipe keeps the profile's 3 channels, the kit's generates grayscale)
+and an optional ``batch_size`` (the profile's ``gan_batch_size`` otherwise).
 :func:`train_recipe` trains one on the Normal training images, resumably;
 :func:`recipe_health_samples` pairs each GAN's samples with the real Normal images it was
 trained on and held-out ones it never saw, at the GAN's channel count, for
@@ -35,6 +36,15 @@ def recipe_channels(recipe: Mapping | None, channels: int) -> tuple[int, dict]:
     return channels, recipe
 
 
+def recipe_batch_size(recipe: Mapping | None, batch_size: int) -> int:
+    """The recipe's own ``batch_size`` if it sets one (more optimizer steps in the same epoch
+    budget), else ``batch_size``."""
+    value = (recipe or {}).get("batch_size", batch_size)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"recipe batch_size must be a positive integer, got {value!r}")
+    return value
+
+
 def with_channels(images: np.ndarray, channels: int) -> np.ndarray:
     """Grayscale NHWC ``images`` (one channel) as ``channels`` channels (repeated for 3)."""
     images = np.asarray(images, dtype=np.float32)
@@ -50,6 +60,7 @@ def build_recipe_gan(recipe: Mapping | None, image_size: int, channels: int = 3,
     journal text ``variant``, Adam(``learning_rate``, beta1 0.5)); ``variant`` and
     ``latent_dim`` apply to the paper's networks only."""
     channels, recipe = recipe_channels(recipe, channels)
+    recipe.pop("batch_size", None)  # read by train_recipe
     paper_networks = recipe.get("architecture", PAPER_ARCHITECTURE) == PAPER_ARCHITECTURE
     model_kwargs = {"variant": variant, "latent_dim": latent_dim} if paper_networks else {}
     return build_compiled_gan(PAPER_ARCHITECTURE, image_size, channels, learning_rate,
@@ -69,6 +80,7 @@ def train_recipe(recipe: Mapping | None, gray_images: np.ndarray, epochs: int, b
     Returns ``(gan, history)``.
     """
     gan_channels, _ = recipe_channels(recipe, channels)
+    batch_size = recipe_batch_size(recipe, batch_size)
     images = with_channels(gray_images, gan_channels)
     gan = build_recipe_gan(recipe, images.shape[1], channels, variant, latent_dim, learning_rate, seed)
     fingerprint = {"recipe": dict(recipe or {}), "images": array_digest(images),
