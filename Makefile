@@ -64,7 +64,8 @@ test-torch: setup
 test-fast: setup fid-weights
 	$(PYTEST) -m "not notebook and not faults"
 
-# The runner killed, stopped, doubled and misused, on a tiny fixture notebook.
+# Fault injection: the runner (on a tiny fixture notebook) and GAN training processes killed,
+# stopped, resumed in a new process, doubled and misused.
 test-faults: setup
 	$(PY) -m pytest -q -m faults
 
@@ -74,7 +75,7 @@ demo: setup fid-weights
 	$(PY) -m cxr_keras.pipeline run kermany --profile demo --data phantoms --out results/demo
 
 smoke: setup
-	$(PY) -m cxr_keras.pipeline run all --profile smoke $(RUN_OPTIONS)
+	$(PY) -m cxr_keras.pipeline run all --profile smoke --eager $(RUN_OPTIONS)
 
 # Every paper's notebook in order (tour, kermany, salehinejad, ng-gubbi, davoodi).
 reproduce-all: setup fid-weights

@@ -96,6 +96,11 @@ def main(argv=None) -> None:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--out", default="/tmp/kermany_gan_health")
     parser.add_argument("--feature-epochs", type=int, default=3)
+    parser.add_argument("--no-inception", action="store_true",
+                        help="judge in the CXR feature space only (much faster on CPU)")
+    parser.add_argument("--data", default=None,
+                        help="data root (default: the shared samples), or 'phantoms' (the "
+                             "profile's phantom_counts, as make demo uses)")
     parser.add_argument("--candidate", action="append", default=[],
                         help="name=JSON: one more recipe to try (repeatable)")
     args = parser.parse_args(argv)
@@ -103,8 +108,8 @@ def main(argv=None) -> None:
     recipes = candidates(profile, args.candidate)
     runs = parse_runs(args.recipes, recipes, profile["gan_epochs"])
     size, batch = profile["image_size"], profile["gan_batch_size"]
-    dataset = paper.load_dataset(str(shared_data_root()), image_size=size,
-                                 max_images_per_split=profile["max_images_per_split"])
+    dataset = paper.load_dataset(args.data or str(shared_data_root()), profile.get("phantom_counts"),
+                                 image_size=size, max_images_per_split=profile["max_images_per_split"])
     normal = dataset.classes[0]
     gray_train, _ = dataset.subset("train", [normal]).to_numpy(image_size=size, channels=1)
     gray_test, _ = dataset.subset("test", [normal]).to_numpy(image_size=size, channels=1)
@@ -114,7 +119,8 @@ def main(argv=None) -> None:
     out = Path(args.out)
     started = time.perf_counter()
     embedders = health_embedders(feature_classifier(x_all, y_all, out / "features",
-                                                    epochs=args.feature_epochs))
+                                                    epochs=args.feature_epochs),
+                                 inception=not args.no_inception)
     print(f"feature classifier: {time.perf_counter() - started:.0f} s", flush=True)
     gans = {}
     for name, epochs in runs:

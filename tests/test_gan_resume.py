@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from cxr_keras.gan import latest_checkpoint, restore_checkpoint
@@ -19,6 +20,7 @@ def _run_script(out_dir, *extra):
     return [sys.executable, str(SCRIPT), str(out_dir), "--epochs", "5", *extra]
 
 
+@pytest.mark.faults  # a training process killed with SIGKILL (make test-faults)
 def test_rerun_after_kill_9_continues_from_the_last_checkpoint(tmp_path):
     command = _run_script(tmp_path, "--epoch-sleep", "0.4")
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -65,6 +67,7 @@ def _losses(history):
     return history.drop(columns="seconds")
 
 
+@pytest.mark.faults  # a stopped run resumed in a fresh process (make test-faults)
 def test_resume_in_a_new_process_matches_an_uninterrupted_run_exactly(tmp_path):
     from cxr_keras.gan import train_gan
     from tests.scripts.tiny_gan import stripes

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from cxr_keras.gan import latest_checkpoint, restore_checkpoint
@@ -19,6 +20,7 @@ RECIPE = {"ema_decay": 0.9, "augment": "translation,color", "augment_p": "adapti
           "ada_interval": 1, "ada_ramp_images": 64}
 
 
+@pytest.mark.faults  # a training process killed with SIGKILL (make test-faults)
 def test_ema_weights_and_augment_p_survive_kill_9_and_resume(tmp_path):
     command = [sys.executable, str(REPO / "tests" / "scripts" / "tiny_gan.py"), str(tmp_path),
                "--epochs", "5", "--epoch-sleep", "0.4", "--compile", json.dumps(RECIPE)]

@@ -158,3 +158,19 @@ def test_fid_refuses_nan_and_unit_range_images_naming_the_set():
     with pytest.warns(frechet.RankDeficientCovarianceWarning):  # 8 images, 768 dims
         value = fid((real + 1) / 2, (real + 1) / 2, dims=768, model=model, allow_nonnegative=True)
     assert abs(value) < 0.01  # same images: 0 up to a rank-deficient sqrtm's rounding
+
+
+@pytest.mark.parametrize("sizes", [(20, 31), (40, 7), (2, 2)])
+def test_fid_of_sets_smaller_than_the_dimension_equals_the_covariance_route(sizes):
+    # Fewer samples than dimensions takes the (n1, n2) cross-product route: same number.
+    rng = np.random.default_rng(1)
+    real = rng.normal(0.0, 1.0, (sizes[0], 64)) @ rng.normal(0.0, 1.0, (64, 64))
+    fake = rng.normal(0.3, 1.5, (sizes[1], 64))
+    with pytest.warns(RankDeficientCovarianceWarning):
+        fast = fid_from_features(real, fake)
+    with pytest.warns(RankDeficientCovarianceWarning):
+        mu1, sigma1 = feature_statistics(real)
+        mu2, sigma2 = feature_statistics(fake)
+    assert fast == pytest.approx(frechet_distance(mu1, sigma1, mu2, sigma2), rel=1e-6)
+    with pytest.raises(ValueError, match="rank-deficient"):
+        fid_from_features(real, fake, strict=True)

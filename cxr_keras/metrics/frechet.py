@@ -27,6 +27,12 @@ class RankDeficientCovarianceWarning(UserWarning):
 def feature_statistics(features, strict: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Return the mean vector and covariance matrix of an (n, d) feature array."""
     features = _as_feature_matrix(features, "features")
+    _check_sample_count(features, strict)
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def _check_sample_count(features: np.ndarray, strict: bool) -> None:
+    """Refuse fewer than 2 feature vectors; warn (``strict``: refuse) for ``n <= d``."""
     n, dim = features.shape
     if n < 2:
         raise ValueError(
@@ -40,8 +46,7 @@ def feature_statistics(features, strict: bool = False) -> tuple[np.ndarray, np.n
         )
         if strict:
             raise ValueError(message)
-        warnings.warn(message, RankDeficientCovarianceWarning, stacklevel=2)
-    return features.mean(axis=0), np.cov(features, rowvar=False)
+        warnings.warn(message, RankDeficientCovarianceWarning, stacklevel=3)
 
 
 def frechet_distance(
@@ -127,9 +132,30 @@ def fid_from_features(real_features, fake_features, strict: bool = False) -> flo
             f"real and fake features differ in dimension: {real_features.shape[1]} vs "
             f"{fake_features.shape[1]}; extract both with the same dims"
         )
+    if max(len(real_features), len(fake_features)) < real_features.shape[1]:
+        _check_sample_count(real_features, strict)
+        _check_sample_count(fake_features, strict)
+        return _frechet_distance_of_few(real_features, fake_features)
     mu1, sigma1 = feature_statistics(real_features, strict=strict)
     mu2, sigma2 = feature_statistics(fake_features, strict=strict)
     return frechet_distance(mu1, sigma1, mu2, sigma2)
+
+
+def _frechet_distance_of_few(real_features: np.ndarray, fake_features: np.ndarray) -> float:
+    """The same distance as :func:`frechet_distance` of the two sets' statistics, for sets
+    smaller than the feature dimension, from the (n1, n2) cross products instead of two d x d
+    covariances: with centred features ``A`` (n1, d) and ``B`` (n2, d), ``S1 S2`` has the
+    nonzero eigenvalues of ``M M^T`` for ``M = A B^T / sqrt((n1 - 1)(n2 - 1))``, so
+    ``tr((S1 S2)^(1/2))`` is the sum of ``M``'s singular values (exact, no d x d matrix)."""
+    a = real_features.astype(np.float64)
+    b = fake_features.astype(np.float64)
+    diff = a.mean(axis=0) - b.mean(axis=0)
+    a = a - a.mean(axis=0)
+    b = b - b.mean(axis=0)
+    scale1, scale2 = len(a) - 1.0, len(b) - 1.0
+    cross = (a @ b.T) / np.sqrt(scale1 * scale2)
+    trace_covmean = linalg.svdvals(cross).sum()
+    return float(diff @ diff + (a * a).sum() / scale1 + (b * b).sum() / scale2 - 2.0 * trace_covmean)
 
 
 def fid(

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cxr_keras.pipeline.execution import BACKENDS, RunInterrupted, keras_backend
+from cxr_keras.pipeline.execution import BACKENDS, EAGER_ENV, RunInterrupted, keras_backend
 from cxr_keras.pipeline.parameters import (
     NOTEBOOKS_DIR,
     ON_ERROR_CHOICES,
@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=BACKENDS,
                      help="Keras backend of the notebook's kernel (default: $KERAS_BACKEND, "
                           "else tensorflow); run.json records it")
+    run.add_argument("--eager", action="store_true",
+                     help="run compiled functions eagerly (TensorFlow, JAX): faster for the tiny "
+                          "smoke profile, where tracing costs more than it saves; run.json "
+                          "records it")
     run.add_argument("--out", default="results", help="results root (default: results)")
     run.add_argument("--refresh", action="store_true",
                      help="re-execute on top of the last good results (same parameters), "
@@ -75,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.backend is not None:
         os.environ["KERAS_BACKEND"] = args.backend
+    os.environ[EAGER_ENV] = "1" if args.eager else "0"
     try:
         keras_backend()
     except ValueError as error:

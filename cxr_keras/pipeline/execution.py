@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from jupyter_core.utils import run_sync
+
 from cxr_keras.paths import REPO_ROOT
 from cxr_keras.progress import PLAIN_PROGRESS_ENV
 
@@ -46,11 +48,25 @@ def keras_backend() -> str:
     return name
 
 
+EAGER_ENV = "CXR_KERAS_EAGER"
+# What the kernel runs before the first cell under --eager, per backend (torch is eager anyway).
+EAGER_LINES = {
+    "tensorflow": "import tensorflow as tf; tf.config.run_functions_eagerly(True)",
+    "jax": "import jax; jax.config.update('jax_disable_jit', True)",
+}
+
+
+def eager_functions() -> bool:
+    """True when ``$CXR_KERAS_EAGER`` (the runner's ``--eager``) asks the kernel to run every
+    compiled function eagerly: at smoke size, tracing a graph costs more than it saves."""
+    return os.environ.get(EAGER_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 def kernel_environment() -> dict[str, str]:
     """The variables the kernel gets on top of the runner's environment."""
     python_path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
     return {"PYTHONPATH": python_path, "TF_CPP_MIN_LOG_LEVEL": "3", PLAIN_PROGRESS_ENV: "1",
-            "KERAS_BACKEND": keras_backend()}
+            "KERAS_BACKEND": keras_backend(), EAGER_ENV: "1" if eager_functions() else "0"}
 
 
 def execute_notebook(
@@ -107,7 +123,7 @@ def _shut_down(manager) -> None:
             process.kill()
             process.wait()
     with contextlib.suppress(Exception):
-        manager.cleanup_resources()
+        run_sync(manager.cleanup_resources)()  # the connection file
 
 
 def kernel_pid(manager) -> int | None:
@@ -138,9 +154,12 @@ def _kernel_manager(log_file: IO[str]):
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
 
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+            "--IPKernelApp.capture_fd_output=False"]
+    if eager_functions() and keras_backend() in EAGER_LINES:
+        argv.append(f"--IPKernelApp.exec_lines={EAGER_LINES[keras_backend()]}")
     spec = KernelSpec(
-        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-              "--IPKernelApp.capture_fd_output=False"],
+        argv=argv,
         display_name="Python 3 (cxr-keras)", language="python", env=kernel_environment(),
     )
 

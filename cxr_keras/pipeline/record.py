@@ -24,7 +24,7 @@ from typing import Any
 
 from cxr_keras.io import write_json
 from cxr_keras.paths import REPO_ROOT
-from cxr_keras.pipeline.execution import keras_backend
+from cxr_keras.pipeline.execution import eager_functions, keras_backend
 
 MANIFEST_NAME = "data_manifest.csv"
 ATTEMPTS_FILE = ".attempts.json"
@@ -62,6 +62,7 @@ def run_record(
         "paper": paper,
         "profile": profile,
         "backend": keras_backend(),
+        "eager": eager_functions(),
         "notebook": notebook.name,
         "parameters": parameters,
         "finished_utc": utc_now(),
