@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import pandas as pd
+import pytest
 
 from cxr_keras.gan import latest_checkpoint, restore_checkpoint
 from tests.scripts.tiny_gan import kill_after_checkpoint, tiny_gan

@@ -7,7 +7,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from cxr_keras.models import (
     GAN_ARCHITECTURES,
@@ -27,6 +26,7 @@ from cxr_keras.models import (
     salehinejad_generator,
 )
 from cxr_keras.models.classifiers import BN_MOMENTUM
+from tests.scripts.layer_equality import assert_same_tensors, outputs_and_gradients
 
 TINY = 32
 PAPER_SIZES = {"salehinejad": (256, 1), "kora_venu": (128, 3), "ng_gubbi": (128, 1),
@@ -170,19 +170,7 @@ def _conv_pair(kernel_size, filters, padding, channels, seed=0):
                          [(16, 1, "same"), ((5, 3), 2, "same"), (4, 3, "valid")])
 def test_tapsum_conv_equals_conv2d_in_values_and_gradients(kernel_size, filters, padding):
     reference, fast, x = _conv_pair(kernel_size, filters, padding, channels=8)
-    x = tf.constant(x)
-    upstream = tf.constant(np.random.default_rng(9).normal(size=reference(x).shape), "float32")
-    results = []
-    for layer in (reference, fast):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x)
-            loss = tf.reduce_sum(y * upstream)
-        results.append((y, *tape.gradient(loss, [x, layer.kernel, layer.bias])))
-    for expected, actual in zip(*results):
-        assert expected.shape == actual.shape
-        scale = max(1.0, float(np.abs(expected.numpy()).max()))
-        np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=1e-5 * scale)
+    assert_same_tensors(*outputs_and_gradients((reference, fast), x))  # x, kernel and bias
 
 
 def test_tapsum_conv_matches_conv2d_on_the_ng_gubbi_shape_within_1e_5():

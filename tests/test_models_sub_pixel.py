@@ -7,9 +7,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from cxr_keras.models import GAN_ARCHITECTURES, SubPixelConv2DTranspose, build_gan_pair
+from tests.scripts.layer_equality import assert_same_tensors, outputs_and_gradients
 
 TINY = 32
 
@@ -38,19 +38,9 @@ def _layer_pair(filters, kernel_size, strides, use_bias=True, activation=None, s
 def test_sub_pixel_equals_conv2d_transpose_in_values_and_gradients(kernel_size, strides,
                                                                     use_bias, activation):
     reference, fast, x = _layer_pair(3, kernel_size, strides, use_bias, activation)
-    x = tf.constant(x)
-    upstream = tf.constant(np.random.default_rng(9).normal(size=reference(x).shape), "float32")
-    results = []
-    for layer in (reference, fast):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = tf.reduce_sum(layer(x) * upstream)
-        results.append((layer(x), *tape.gradient(loss, [x, *layer.trainable_weights])))
+    results = outputs_and_gradients((reference, fast), x)
     assert len(results[0]) == len(results[1]) == 3 + use_bias
-    for expected, actual in zip(*results):
-        assert expected.shape == actual.shape
-        scale = max(1.0, float(np.abs(expected.numpy()).max()))
-        np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=1e-5 * scale)
+    assert_same_tensors(*results)
 
 
 def test_sub_pixel_matches_on_a_paper_shape_and_the_output_is_not_trivial():

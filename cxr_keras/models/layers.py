@@ -78,6 +78,13 @@ def with_spectral_norm(model: keras.Model, power_iterations: int = 1) -> keras.M
     return wrapped
 
 
+def _refuse_unsupported(unsupported: dict, supported: str, alternative: str) -> None:
+    """Raise naming every option of ``unsupported`` ({name: is it set?}) that is set."""
+    bad = [name for name, is_bad in unsupported.items() if is_bad]
+    if bad:
+        raise ValueError(f"{supported}; got unsupported {', '.join(bad)}. Use {alternative}.")
+
+
 class TapSumConv2D(layers.Conv2D):
     """A stride-1 ``Conv2D`` computed as one matmul plus a shift-and-add of its kernel taps.
 
@@ -95,18 +102,11 @@ class TapSumConv2D(layers.Conv2D):
 
     def __init__(self, filters, kernel_size, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
-        unsupported = {
-            "strides": self.strides != (1, 1),
-            "dilation_rate": self.dilation_rate != (1, 1),
-            "groups": self.groups != 1,
-            "data_format": self.data_format != "channels_last",
-        }
-        bad = [name for name, is_bad in unsupported.items() if is_bad]
-        if bad:
-            raise ValueError(
-                f"TapSumConv2D supports only strides=1, dilation_rate=1, groups=1 and "
-                f"channels_last; got unsupported {', '.join(bad)}. Use keras.layers.Conv2D."
-            )
+        _refuse_unsupported(
+            {"strides": self.strides != (1, 1), "dilation_rate": self.dilation_rate != (1, 1),
+             "groups": self.groups != 1, "data_format": self.data_format != "channels_last"},
+            "TapSumConv2D supports only strides=1, dilation_rate=1, groups=1 and channels_last",
+            "keras.layers.Conv2D")
 
     def convolution_op(self, inputs, kernel):
         kh, kw, c_in, filters = kernel.shape
@@ -178,19 +178,12 @@ class SubPixelConv2DTranspose(layers.Conv2DTranspose):
 
     def __init__(self, filters, kernel_size, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
-        unsupported = {
-            "padding": self.padding != "same",
-            "dilation_rate": self.dilation_rate != (1, 1),
-            "output_padding": self.output_padding is not None,
-            "data_format": self.data_format != "channels_last",
-        }
-        bad = [name for name, is_bad in unsupported.items() if is_bad]
-        if bad:
-            raise ValueError(
-                f"SubPixelConv2DTranspose supports only padding='same', dilation_rate=1, "
-                f"output_padding=None and channels_last; got unsupported {', '.join(bad)}. "
-                "Use keras.layers.Conv2DTranspose."
-            )
+        _refuse_unsupported(
+            {"padding": self.padding != "same", "dilation_rate": self.dilation_rate != (1, 1),
+             "output_padding": self.output_padding is not None,
+             "data_format": self.data_format != "channels_last"},
+            "SubPixelConv2DTranspose supports only padding='same', dilation_rate=1, "
+            "output_padding=None and channels_last", "keras.layers.Conv2DTranspose")
         self._plans = [_phase_taps(k, s) for k, s in zip(self.kernel_size, self.strides)]
 
     def call(self, inputs):
