@@ -11,7 +11,7 @@ BACKEND ?=
 RUN_OPTIONS = $(strip $(if $(DATA),--data $(DATA)) $(if $(BACKEND),--backend $(BACKEND)) $(PARAMS))
 FID_WEIGHTS := .cache/fid_inception_v3.weights.npz
 
-.PHONY: setup test test-fast test-faults test-jax test-torch demo lint clean fid-weights smoke benchmark \
+.PHONY: setup test test-fast test-phantoms test-faults test-jax test-torch demo lint clean fid-weights smoke benchmark \
         reproduce-all reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi \
         reproduce-pneumoniamnist
 
@@ -63,6 +63,11 @@ test-torch: setup
 # Everything but the notebook runs and the runner's fault injection (subprocess runs).
 test-fast: setup fid-weights
 	$(PYTEST) -m "not notebook and not faults"
+
+# Every notebook's smoke on phantoms, the three that `make test` leaves to their real-sample
+# smoke included (tests/test_notebooks.py, ALWAYS_ON_PHANTOMS).
+test-phantoms: setup fid-weights
+	CXR_KERAS_ALL_SMOKES=1 $(PYTEST) tests/test_notebooks.py -k phantoms
 
 # Fault injection: the runner (on a tiny fixture notebook) and GAN training processes killed,
 # stopped, resumed in a new process, doubled and misused.
