@@ -42,12 +42,13 @@ PYTEST := $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 test: setup fid-weights
 	$(PYTEST)
 
-# The backend-relevant unit tests (GAN engine, checkpoints, resume, models, metrics) with
-# KERAS_BACKEND=jax; the JAX CPU wheels (about 0.7 GB) are installed on first use.
+# The backend-relevant unit tests (GAN engine, checkpoints, resume, models, layer equalities,
+# metrics) with KERAS_BACKEND=jax; the JAX CPU wheels (about 0.7 GB) are installed on first use.
 JAX_STAMP := $(VENV)/.installed-jax
 BACKEND_TESTS := tests/test_gan_backends.py tests/test_gan_training.py tests/test_gan_checkpoint.py \
     tests/test_gan_resume.py tests/test_gan_small_data.py tests/test_gan_batches.py \
-    tests/test_gan_generate.py tests/test_models.py tests/test_metrics_frechet.py
+    tests/test_gan_generate.py tests/test_models.py tests/test_models_sub_pixel.py \
+    tests/test_metrics_frechet.py
 $(JAX_STAMP): pyproject.toml | $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,jax]'
 	touch $(JAX_STAMP)
@@ -56,9 +57,9 @@ test-jax: $(JAX_STAMP) fid-weights
 	KERAS_BACKEND=jax $(PY) -m pytest -q -m "not notebook and not faults" $(BACKEND_TESTS)
 
 # The same tests on PyTorch, installed on demand from PyPI (several GB): not part of `make test`.
-test-torch: setup
+test-torch: setup fid-weights
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet -e '.[torch]'
-	KERAS_BACKEND=torch $(PY) -m pytest -q -m "not notebook and not faults" tests/test_gan_backends.py
+	KERAS_BACKEND=torch $(PY) -m pytest -q -m "not notebook and not faults" $(BACKEND_TESTS)
 
 # Everything but the notebook runs and the runner's fault injection (subprocess runs).
 test-fast: setup fid-weights

@@ -22,8 +22,14 @@ def _epoch(batches):
 def test_each_epoch_is_a_permutation_fixed_by_seed_and_epoch():
     batches = ShuffledBatches(_images(), batch_size=4, seed=7)
     assert len(batches) == 2 and batches[0].shape == (4, 2, 2, 1)
-    first = _epoch(batches)
-    batches.on_epoch_begin(), batches.on_epoch_begin()
+    first = _epoch(batches)  # read before any on_epoch_begin, as TensorFlow's trainer does
+    batches.on_epoch_begin()
+    assert batches.epoch == 0
+    batches[0]
+    batches.on_epoch_begin()
+    assert batches.epoch == 0, "one batch read between two epochs (a trainer's peek) moved on"
+    _epoch(batches)
+    batches.on_epoch_begin()
     assert batches.epoch == 1
     second = _epoch(batches)
     assert len(set(first)) == 8 and not np.array_equal(first, second)

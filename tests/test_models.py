@@ -7,6 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from cxr_keras.models import (
     GAN_ARCHITECTURES,
@@ -181,7 +182,8 @@ def test_tapsum_conv_matches_conv2d_on_the_ng_gubbi_shape_within_1e_5():
     fast = TapSumConv2D.from_config(reference.get_config())
     fast.build(x.shape)
     fast.set_weights(reference.get_weights())
-    np.testing.assert_allclose(fast(x).numpy(), reference(x).numpy(), atol=1e-5)
+    np.testing.assert_allclose(ops.convert_to_numpy(fast(x)), ops.convert_to_numpy(reference(x)),
+                               atol=1e-5)
 
 
 def test_tapsum_conv_rejects_strides():
@@ -214,7 +216,7 @@ def test_salehinejad_dcnn_flattens_to_4096_features_with_paper_biases():
 def test_kora_venu_cnn_reaches_7x7x256_at_224_and_works_at_64():
     assert kora_venu_cnn().get_layer("features").input.shape == (None, 7, 7, 256)
     model = kora_venu_cnn(image_size=64)
-    probabilities = model(np.zeros((3, 64, 64, 3), "float32")).numpy()
+    probabilities = ops.convert_to_numpy(model(np.zeros((3, 64, 64, 3), "float32")))
     assert probabilities.shape == (3, 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     separable = [l for l in model.layers if isinstance(l, keras.layers.SeparableConv2D)]
@@ -294,7 +296,8 @@ def test_spectral_norm_copy_starts_from_the_same_weights_and_outputs():
 
     wrapped = with_spectral_norm(discriminator)
     images = np.random.default_rng(0).uniform(-1, 1, (2, TINY, TINY, 1)).astype("float32")
-    np.testing.assert_allclose(wrapped(images), discriminator(images), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ops.convert_to_numpy(wrapped(images)),
+                               ops.convert_to_numpy(discriminator(images)), rtol=1e-5, atol=1e-6)
 
 
 def test_match_input_channels_repeats_grayscale_only_for_three_channel_models():

@@ -45,3 +45,19 @@ def test_ng_gubbi_phantoms_cap_the_training_images_per_class():
     dataset = ng_gubbi.load_dataset("phantoms", 12, image_size=32, max_train_per_class=4, seed=0)
     assert dataset.class_counts("train").max() <= 4
     assert dataset.class_counts("test").sum() > 0
+
+
+def test_images_to_balance_covers_the_split_with_the_widest_gap():
+    official = kora_venu.load_dataset("phantoms", {"normal": 20, "consolidation": 58},
+                                      image_size=32, seed=0).frame
+    moved = official.copy()
+    moved.loc[moved.index[moved["split"] == "test"][:10], "split"] = "train"
+    expected = []
+    for frame in (official, moved):
+        counts = frame.loc[frame["split"] == "train", "label"].value_counts()
+        expected.append(counts["consolidation"] - counts["normal"])
+    assert expected[1] != expected[0]
+    assert kora_venu.images_to_balance({"official": official}, "normal") == expected[0]
+    assert kora_venu.images_to_balance({"a": official, "b": moved}, "normal") == max(expected)
+    with pytest.raises(ValueError, match="split 'empty' has no training images"):
+        kora_venu.images_to_balance({"empty": official[official["split"] == "test"]}, "normal")

@@ -9,6 +9,8 @@
   (:func:`minimize`, :func:`input_gradient`) and branches (:func:`cond`) run their function
   in a copy of that scope, through ``jax.grad`` / ``jax.lax.cond``, and merge the copy's
   updates (BatchNorm statistics, seeds) back, so no traced value leaks out of a transform.
+* PyTorch: the step runs eagerly; gradients from ``torch.autograd.grad`` (with
+  ``create_graph`` for R1, whose gradient norm is differentiated again), branches in Python.
 
 Other backends raise a ``NotImplementedError`` naming the backend when a GAN is trained.
 """
@@ -23,7 +25,7 @@ from keras.src.backend.common.stateless_scope import get_stateless_scope
 
 BACKEND = keras.backend.backend()
 REPLICA_SEED_STRIDE = 7919
-SUPPORTED = ("tensorflow", "jax")
+SUPPORTED = ("tensorflow", "jax", "torch")
 
 
 def check_supported() -> None:
@@ -31,7 +33,7 @@ def check_supported() -> None:
     if BACKEND not in SUPPORTED:
         raise NotImplementedError(
             f"the GAN engine trains on the {SUPPORTED} Keras backends, not {BACKEND!r}; set "
-            "KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax")
+            "KERAS_BACKEND to one of them")
 
 
 def num_replicas() -> int:
@@ -109,6 +111,13 @@ def minimize(optimizer, objective, variables):
         optimizer.apply_gradients(zip(grads, variables))
         return aux
     check_supported()
+    if BACKEND == "torch":
+        import torch
+
+        loss, aux = objective()
+        grads = torch.autograd.grad(loss, [variable.value for variable in variables])
+        optimizer.apply(grads, variables)
+        return aux
     import jax
 
     def loss_of(values):
@@ -133,7 +142,22 @@ def input_gradient(function, inputs):
             total = ops.sum(ops.cast(outputs, "float32"))
         return outputs, tape.gradient(total, inputs)
     check_supported()
+    if BACKEND == "torch":
+        import torch
+
+        inputs = inputs if inputs.requires_grad else inputs.detach().requires_grad_(True)
+        outputs = function(inputs)
+        total = ops.sum(ops.cast(outputs, "float32"))
+        return outputs, torch.autograd.grad(total, inputs, create_graph=True)[0]
     import jax
+
+    if get_stateless_scope() is None:  # outside a train step: ``function`` is a plain call
+        def plain_total_of(x):
+            outputs = function(x)
+            return ops.sum(ops.cast(outputs, "float32")), outputs
+
+        grads, outputs = jax.grad(plain_total_of, has_aux=True)(inputs)
+        return outputs, grads
 
     def total_of(x):
         outputs, updates = _run_in_copy(lambda: function(x))
@@ -146,7 +170,7 @@ def input_gradient(function, inputs):
 
 def cond(predicate, true_fn, false_fn):
     """``ops.cond`` whose branches may update variables (BatchNorm statistics, seeds)."""
-    if BACKEND == "tensorflow":
+    if BACKEND in ("tensorflow", "torch"):
         return ops.cond(predicate, true_fn, false_fn)
     check_supported()
     import jax

@@ -50,7 +50,13 @@ class ShuffledBatches(keras.utils.PyDataset):
         drop_remainder: drop the short last batch (every batch then has ``batch_size`` images).
         initial_epoch: the 0-based epoch whose batches the first ``fit`` epoch gets.
 
-    Each ``fit`` epoch moves to the next epoch's order (through ``on_epoch_begin``);
+    Each ``fit`` epoch moves to the next epoch's order: ``on_epoch_begin`` moves on when an
+    earlier ``on_epoch_begin`` has been followed by all of that epoch's batches. (TensorFlow's
+    trainer reads the first epoch's batches once before its first ``on_epoch_begin``; the JAX
+    and PyTorch trainers read one batch between two ``on_epoch_begin`` calls to build an
+    unbuilt model. Neither read counts as an epoch, except on JAX and PyTorch when an epoch
+    has a single batch: there the read looks like an epoch, and the orders start one epoch
+    later, the same in a fresh and a resumed run.)
     :meth:`start_at` sets the epoch the next ``fit`` starts at, e.g. after a resume. Batches
     are slices of an in-memory array, served in the main thread: Keras' worker pool would
     start reading before ``on_epoch_begin`` and gain nothing here, so it is not offered.
@@ -74,6 +80,7 @@ class ShuffledBatches(keras.utils.PyDataset):
             raise ValueError(f"epoch must be >= 0, got {epoch!r}")
         self.epoch = int(epoch)
         self._began = False
+        self._served = 0  # batches served since the last on_epoch_begin
 
     def order(self, epoch: int) -> np.ndarray:
         """The permutation of image indices used in ``epoch`` (0-based)."""
@@ -87,15 +94,16 @@ class ShuffledBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         if not 0 <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches")
+        self._served += 1
         chosen = self.order(self.epoch)[index * self.batch_size:(index + 1) * self.batch_size]
         if self.labels is None:
             return self.images[chosen]
         return self.images[chosen], self.labels[chosen]
 
     def on_epoch_begin(self) -> None:
-        if self._began:
+        if self._began and self._served >= len(self):
             self.epoch += 1
-        self._began = True
+        self._began, self._served = True, 0
 
     def stamp_inputs(self) -> dict:
         """What fixes these batches, for a fingerprint stamp: data digests and the batching."""

@@ -2,7 +2,8 @@
 
 A checkpoint is a folder ``epoch-NNNN`` holding ``generator.weights.h5``,
 ``discriminator.weights.h5``, ``state.npz`` (optimizer variables, iteration counts included,
-the GAN's ``SeedGenerator`` state, those of the models' own layers such as dropout and, when
+the GAN's ``SeedGenerator`` state, those of the models' own layers such as dropout (on
+PyTorch also the global random state, which unseeded dropout layers draw from there) and, when
 those options are on, the EMA generator's weights, the augmentation probability with its
 adaptive accumulators and the augmentation seed; see :func:`resumable_state`) and
 ``meta.json``. It is written into a hidden temporary folder and renamed into place, so a crash
@@ -28,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from cxr_keras.fingerprint import StaleArtefactError, check_stamp, write_stamp
+from cxr_keras.gan import backend
 from cxr_keras.io import write_json
 
 CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d{4,})$")
@@ -88,6 +90,7 @@ def save_checkpoint(gan, directory: str | os.PathLike, epoch: int) -> Path:
         arrays = {**_optimizer_arrays("d_optimizer", gan.d_optimizer),
                   **_optimizer_arrays("g_optimizer", gan.g_optimizer),
                   **_layer_seed_arrays(gan),
+                  **_global_random_arrays(),
                   **{key: np.asarray(variable.numpy())
                      for key, variable in resumable_state(gan).items()}}
         np.savez(tmp / "state.npz", **arrays)
@@ -127,7 +130,7 @@ def _restore_optimizer(optimizer, arrays, prefix: str, path: Path) -> None:
 def _restore_state(gan, arrays, path: Path) -> None:
     state = resumable_state(gan)
     saved = {key for key in arrays.files
-             if not key.startswith(("d_optimizer/", "g_optimizer/", "layer_seeds/"))}
+             if not key.startswith(("d_optimizer/", "g_optimizer/", "layer_seeds/", GLOBAL_RANDOM))}
     missing, extra = sorted(set(state) - saved), sorted(saved - set(state))
     if missing or extra:
         raise ValueError(
@@ -160,6 +163,7 @@ def restore_checkpoint(gan, path: str | os.PathLike) -> int:
         _restore_optimizer(gan.g_optimizer, arrays, "g_optimizer", path)
         _restore_state(gan, arrays, path)
         _restore_layer_seeds(gan, arrays, path)
+        _restore_global_random(arrays)
     return checkpoint_epoch(path)
 
 
@@ -174,6 +178,33 @@ def _layer_seed_variables(gan) -> dict[str, object]:
 
 def _layer_seed_arrays(gan) -> dict[str, np.ndarray]:
     return {key: np.asarray(v.numpy()) for key, v in _layer_seed_variables(gan).items()}
+
+
+GLOBAL_RANDOM = "global_random/"
+
+
+def _global_random_arrays() -> dict[str, np.ndarray]:
+    """PyTorch's global random states (CPU, and the current CUDA device's when there is one):
+    Keras draws a dropout layer's mask from them on PyTorch when the layer has no seed."""
+    if backend.BACKEND != "torch":
+        return {}
+    import torch
+
+    arrays = {f"{GLOBAL_RANDOM}cpu": torch.get_rng_state().numpy()}
+    if torch.cuda.is_available():
+        arrays[f"{GLOBAL_RANDOM}cuda"] = torch.cuda.get_rng_state().numpy()
+    return arrays
+
+
+def _restore_global_random(arrays) -> None:
+    if backend.BACKEND != "torch":
+        return
+    import torch
+
+    if f"{GLOBAL_RANDOM}cpu" in arrays.files:
+        torch.set_rng_state(torch.from_numpy(arrays[f"{GLOBAL_RANDOM}cpu"]))
+    if f"{GLOBAL_RANDOM}cuda" in arrays.files and torch.cuda.is_available():
+        torch.cuda.set_rng_state(torch.from_numpy(arrays[f"{GLOBAL_RANDOM}cuda"]))
 
 
 def _restore_layer_seeds(gan, arrays, path: Path) -> None:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from keras import ops
 from matplotlib.figure import Figure
 
 from cxr_keras.data.images import save_png, to_uint8
@@ -44,7 +45,7 @@ def in_batches(generate, z, labels, batch_size: int) -> np.ndarray:
     for start in range(0, len(z), batch_size):
         batch_labels = None if labels is None else labels[start:start + batch_size]
         images = generate(z[start:start + batch_size], batch_labels)
-        chunks.append(np.asarray(images, dtype="float32"))
+        chunks.append(ops.convert_to_numpy(images).astype("float32"))
     return np.concatenate(chunks, axis=0)
 
 
@@ -53,7 +54,7 @@ def _images_from_latent(generator_or_gan, z, labels):
         return generator_or_gan.generate_from_latent(z, labels, batch_size=len(z))
     if labels is not None:
         raise ValueError("labels need a ConditionalGAN; pass the GAN, not its bare generator")
-    return np.asarray(generator_or_gan(z, training=False), dtype="float32")
+    return ops.convert_to_numpy(generator_or_gan(z, training=False)).astype("float32")
 
 
 def write_generated_pngs(generator_or_gan, n: int, out_dir: str | os.PathLike, labels=None,

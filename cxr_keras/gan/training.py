@@ -93,8 +93,9 @@ class GAN(keras.Model):
             label_smoothing: one-sided smoothing; D's real targets become ``1 - s``.
             instance_noise: std of Gaussian noise added to every D input (real and fake).
             d_steps: discriminator updates per generator update (same real batch, fresh noise).
-            mixed_precision: wrap both optimizers in ``LossScaleOptimizer``; the models must
-                have been built under the ``mixed_float16`` policy (for GPUs).
+            mixed_precision: wrap both optimizers in ``LossScaleOptimizer`` (TensorFlow and
+                PyTorch only); the models must have been built under the ``mixed_float16``
+                policy (for GPUs).
             jit_compile: passed to ``keras.Model.compile`` ("auto" uses XLA when possible).
             **kwargs: fields of :class:`~cxr_keras.gan.options.TrainingOptions` (augment,
                 augment_p, ada_*, ema_*, r1_*; all off by default, documented there) set the
@@ -110,6 +111,11 @@ class GAN(keras.Model):
         if d_optimizer is g_optimizer:
             raise ValueError("d_optimizer and g_optimizer must be two separate optimizer objects")
         if mixed_precision:
+            if backend.BACKEND == "jax":
+                raise NotImplementedError(
+                    "mixed_precision=True trains on TensorFlow and PyTorch; on JAX Keras' "
+                    "LossScaleOptimizer updates its scale inside a traced branch of the GAN "
+                    "step, which leaks tracers. Train in float32 on JAX")
             check_mixed_precision(self.generator, self.discriminator)
             d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
             g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
@@ -125,7 +131,7 @@ class GAN(keras.Model):
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.g_optimizer.build(self.generator.trainable_variables)
             self._set_options(options)
-        if backend.BACKEND != "tensorflow":
+        if backend.BACKEND == "jax":
             # Tracked, so that the stateless (JAX) trainer carries them in its state.
             self.engine_state = [*self.d_optimizer.variables, *self.g_optimizer.variables,
                                  *self._option_variables()]

@@ -80,6 +80,22 @@ def load_dataset(data: str, phantom_counts=None, image_size: int = 64,
     return stratified_subsample(dataset, max_images_per_split, seed=seed)
 
 
+def images_to_balance(frames: Mapping[str, pd.DataFrame], minority: str) -> int:
+    """How many generated ``minority`` images GAN balancing needs on every split of ``frames``
+    (``{name: dataset frame}`` with ``split`` and ``label`` columns, e.g. the official split and
+    the patient-disjoint one): the largest gap between the biggest training class and
+    ``minority`` over the frames."""
+    gaps = []
+    for name, frame in frames.items():
+        counts = frame.loc[frame["split"] == "train", "label"].value_counts()
+        if counts.empty:
+            raise ValueError(f"split {name!r} has no training images")
+        gaps.append(int(counts.max() - counts.get(minority, 0)))
+    if not gaps:
+        raise ValueError("frames is empty; pass at least one {name: frame}")
+    return max(gaps)
+
+
 def compare_augmentations(
     methods: Sequence[str],
     model_fn: Callable[[], keras.Model],
