@@ -62,6 +62,26 @@ def verdict(row: pd.Series) -> str:
     return "did not hold" if held == "false" else "inconclusive"
 
 
+def measured_text(row: pd.Series) -> str:
+    """"<measure>: ours [CI] vs the compared value [CI] (paper <value>)" for a claims row that
+    holds numbers (``ours``, ``ci_low``, ``ci_high``, optionally ``versus*`` and ``paper``)."""
+    def number(name):
+        value = row.get(name)
+        return None if value is None or pd.isna(value) else f"{float(value):.3g}"
+
+    def with_interval(name, low, high):
+        value, lo, hi = number(name), number(low), number(high)
+        return value if lo is None or hi is None else f"{value} [{lo}, {hi}]"
+
+    text = with_interval("ours", "ci_low", "ci_high") or "?"
+    if number("versus") is not None:
+        text += f" vs {with_interval('versus', 'versus_low', 'versus_high')}"
+    if number("paper") is not None:
+        text += f" (paper {number('paper')})"
+    measure = row.get("measure")
+    return f"{measure}: {text}" if isinstance(measure, str) and measure else text
+
+
 def _read_csv(path: Path) -> pd.DataFrame | None:
     try:
         return pd.read_csv(path) if path.is_file() else None
@@ -94,6 +114,8 @@ def render_notebook(notebook: Path) -> Path | None:
 def collect_run(run_dir: Path, results: Path) -> dict:
     """Everything the page shows about one ``results/<paper>/<profile>/`` folder."""
     claims = _read_csv(run_dir / "claims.csv")
+    if claims is not None and "kit" not in claims.columns and {"claim", "ours", "verdict"} <= set(claims.columns):
+        claims = claims.assign(kit=claims.apply(measured_text, axis=1))
     if claims is not None and {"claim", "kit"} <= set(claims.columns):
         claims = claims.assign(verdict=claims.apply(verdict, axis=1))
     else:

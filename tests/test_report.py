@@ -94,3 +94,21 @@ def test_index_renders_in_headless_chromium(tmp_path):
     assert pixels.std() > 10  # text, table and figure, not a blank page
     red = (pixels[..., 0] > 150) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
     assert red.sum() > 500  # the figure was loaded and drawn
+
+
+def test_claims_tables_of_numbers_are_counted_and_shown_with_their_intervals(tmp_path):
+    results = tmp_path / "results"
+    run = results / "kermany" / "cpu"
+    run.mkdir(parents=True)
+    pd.DataFrame({
+        "claim": ["GAN balancing beats the best classic augmentation"],
+        "measure": ["accuracy, gan vs best classic (crop)"], "paper": [0.955], "ours": [0.7095],
+        "ci_low": [0.5259], "ci_high": [0.8932], "versus": [0.732], "versus_low": [0.449],
+        "versus_high": [1.0145], "held": [False],
+        "verdict": ["inconclusive: the generator was mode-collapsed (paper)"],
+    }).to_csv(run / "claims.csv", index=False)
+    index, readme = report.build_report(results)
+    for text in (index.read_text(), readme.read_text()):
+        assert "0 held, 0 did not hold, 1 inconclusive" in text
+        assert "accuracy, gan vs best classic (crop): 0.71 [0.526, 0.893] vs 0.732 [0.449, 1.01]" in text
+        assert "(paper 0.955)" in text
