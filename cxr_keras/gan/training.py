@@ -111,12 +111,12 @@ class GAN(keras.Model):
         if d_optimizer is g_optimizer:
             raise ValueError("d_optimizer and g_optimizer must be two separate optimizer objects")
         if mixed_precision:
+            check_mixed_precision(self.generator, self.discriminator)
             if backend.BACKEND == "jax":
                 raise NotImplementedError(
                     "mixed_precision=True trains on TensorFlow and PyTorch; on JAX Keras' "
                     "LossScaleOptimizer updates its scale inside a traced branch of the GAN "
                     "step, which leaks tracers. Train in float32 on JAX")
-            check_mixed_precision(self.generator, self.discriminator)
             d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
             g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
         backend.check_supported()
