@@ -22,26 +22,30 @@ from cxr_keras.metrics.plots import plot_gan_history, plot_sample_progression
 from cxr_keras.reproductions.verdicts import caveat_lines, claim_lines
 
 
-def show_figure(name: str, figure, figures_dir: str | os.PathLike) -> None:
-    """Save ``figure`` atomically as ``figures_dir/<name>.png``, display that PNG inline and
-    close the figure (so pyplot does not show it a second time). Returns None, so a cell
+FIGURES_DIR = "figures"  # each run's figures: <out_dir>/figures/<name>.png
+
+
+def show_figure(name: str, figure, out_dir: str | os.PathLike) -> None:
+    """Save ``figure`` atomically as ``out_dir/figures/<name>.png``, display that PNG inline
+    and close the figure (so pyplot does not show it a second time). Returns None, so a cell
     ending in this call shows the image only."""
     if not re.fullmatch(r"[\w.-]+", str(name)):
         raise ValueError(f"figure name {name!r} must be a file name (letters, digits, _ . -)")
-    path = save_figure(Path(figures_dir) / f"{name}.png", figure)
+    path = save_figure(Path(out_dir) / FIGURES_DIR / f"{name}.png", figure)
     import matplotlib.pyplot as plt  # here: pyplot picks its backend when first imported
 
     plt.close(figure)
     display(Image(filename=str(path)))
 
 
-def show_gan_training(run_dir: str | os.PathLike, name: str, figures_dir: str | os.PathLike,
+def show_gan_training(run_dir: str | os.PathLike, name: str, out_dir: str | os.PathLike,
                       title: str | None = None, max_snapshots: int = 6) -> pd.DataFrame:
     """Show a GAN run's whole training from the files it wrote, so a resumed or refreshed run
     still shows every epoch: the curves of ``run_dir/history.csv`` and the sample grids
     ``run_dir/samples/epoch-*.png`` (at most ``max_snapshots``, first and last kept).
 
-    Saves ``<name>_history.png`` and ``<name>_samples.png``; returns the history.
+    Saves ``out_dir/figures/<name>_history.png`` and ``<name>_samples.png``; returns the
+    history.
     """
     run_dir = Path(run_dir)
     history_path = run_dir / "history.csv"
@@ -51,10 +55,10 @@ def show_gan_training(run_dir: str | os.PathLike, name: str, figures_dir: str | 
     figure = plot_gan_history(history)
     if title:
         figure.suptitle(title)
-    show_figure(f"{name}_history", figure, figures_dir)
+    show_figure(f"{name}_history", figure, out_dir)
     snapshots = sorted((run_dir / "samples").glob("epoch-*.png"))
     if snapshots:
-        show_figure(f"{name}_samples", plot_sample_progression(_spread(snapshots, max_snapshots)), figures_dir)
+        show_figure(f"{name}_samples", plot_sample_progression(_spread(snapshots, max_snapshots)), out_dir)
     return history
 
 

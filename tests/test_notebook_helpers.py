@@ -29,7 +29,7 @@ def _figure():
 
 
 def test_show_figure_saves_the_png_and_displays_that_file(tmp_path, shown):
-    assert notebook.show_figure("curve", _figure(), tmp_path / "figures") is None
+    assert notebook.show_figure("curve", _figure(), tmp_path) is None
     path = tmp_path / "figures" / "curve.png"
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert len(shown) == 1 and shown[0].data == path.read_bytes()
@@ -44,7 +44,7 @@ def test_gan_training_is_shown_from_the_files_of_the_run(tmp_path, shown):
         run / "history.csv", index=False)
     for epoch in (1, 2, 3):
         save_figure(run / "samples" / f"epoch-{epoch:04d}.png", _figure())
-    history = notebook.show_gan_training(run, "gan", tmp_path / "figures", max_snapshots=2)
+    history = notebook.show_gan_training(run, "gan", tmp_path, max_snapshots=2)
     assert history["epoch"].tolist() == [1, 2, 3]
     assert [p.name for p in sorted((tmp_path / "figures").iterdir())] == ["gan_history.png", "gan_samples.png"]
     assert len(shown) == 2
