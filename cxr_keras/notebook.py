@@ -21,7 +21,6 @@ from cxr_keras.io import save_figure, write_csv
 from cxr_keras.metrics.plots import plot_gan_history, plot_sample_progression
 from cxr_keras.reproductions.verdicts import caveat_lines, claim_lines
 
-
 FIGURES_DIR = "figures"  # each run's figures: <out_dir>/figures/<name>.png
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from cxr_keras.io import write_text
+from cxr_keras.reproductions.verdicts import CLAIM_COLUMNS, measured_text
 
 PAPERS = {
     "kermany": "Kora Venu & Ravula 2021: DCGAN augmentation on Kermany pneumonia",
@@ -44,6 +45,7 @@ HEADLINE_FIGURES = (
     "validation_accuracy", "roc_gan", "fid_during_training", "training",
 )
 MAX_FIGURES = 3
+NUMBERS = set(CLAIM_COLUMNS) - {"held", "generator"}  # what a claims table of numbers needs here
 
 
 def verdict(row: pd.Series) -> str:
@@ -60,26 +62,6 @@ def verdict(row: pd.Series) -> str:
     if "does not resolve" in text or "intervals overlap" in text or "inconclusive" in text:
         return "inconclusive"
     return "did not hold" if held == "false" else "inconclusive"
-
-
-def measured_text(row: pd.Series) -> str:
-    """"<measure>: ours [CI] vs the compared value [CI] (paper <value>)" for a claims row that
-    holds numbers (``ours``, ``ci_low``, ``ci_high``, optionally ``versus*`` and ``paper``)."""
-    def number(name):
-        value = row.get(name)
-        return None if value is None or pd.isna(value) else f"{float(value):.3g}"
-
-    def with_interval(name, low, high):
-        value, lo, hi = number(name), number(low), number(high)
-        return value if lo is None or hi is None else f"{value} [{lo}, {hi}]"
-
-    text = with_interval("ours", "ci_low", "ci_high") or "?"
-    if number("versus") is not None:
-        text += f" vs {with_interval('versus', 'versus_low', 'versus_high')}"
-    if number("paper") is not None:
-        text += f" (paper {number('paper')})"
-    measure = row.get("measure")
-    return f"{measure}: {text}" if isinstance(measure, str) and measure else text
 
 
 def _read_csv(path: Path) -> pd.DataFrame | None:
@@ -114,8 +96,8 @@ def render_notebook(notebook: Path) -> Path | None:
 def collect_run(run_dir: Path, results: Path) -> dict:
     """Everything the page shows about one ``results/<paper>/<profile>/`` folder."""
     claims = _read_csv(run_dir / "claims.csv")
-    if claims is not None and "kit" not in claims.columns and {"claim", "ours", "verdict"} <= set(claims.columns):
-        claims = claims.assign(kit=claims.apply(measured_text, axis=1))
+    if claims is not None and "kit" not in claims.columns and NUMBERS <= set(claims.columns):
+        claims = claims.assign(kit=claims.apply(measured_text, axis=1))  # a claims_frame's numbers
     if claims is not None and {"claim", "kit"} <= set(claims.columns):
         claims = claims.assign(verdict=claims.apply(verdict, axis=1))
     else:

@@ -132,15 +132,22 @@ def paper_vs_ours(paper: float, value: float, low: float = np.nan, high: float =
     return f"{paper_text} | {with_interval(value, low, high, scale, places)}"
 
 
+def measured_text(row) -> str:
+    """One claim's numbers: "<measure>: ours [CI] vs the compared value [CI] (paper <value>)";
+    ``row`` is a row of a :data:`CLAIM_COLUMNS` frame (a tuple or a Series)."""
+    text = f"{row.measure}: {with_interval(row.ours, row.ci_low, row.ci_high)}"
+    if not pd.isna(row.versus):
+        text += f" vs {with_interval(row.versus, row.versus_low, row.versus_high)}"
+    if not pd.isna(row.paper):
+        text += f" (paper {number(row.paper)})"
+    return text
+
+
 def claim_lines(claims: pd.DataFrame) -> list[str]:
     """One sentence per claim: verdict, claim, our numbers (and the paper's)."""
     lines = []
     for row in claims.itertuples(index=False):
-        text = f"{row.measure}: {with_interval(row.ours, row.ci_low, row.ci_high)}"
-        if not pd.isna(row.versus):
-            text += f" vs {with_interval(row.versus, row.versus_low, row.versus_high)}"
-        if not pd.isna(row.paper):
-            text += f" (paper {number(row.paper)})"
+        text = measured_text(row)
         outcome, _, why = row.verdict.partition(": ")
         lines.append(f"{outcome.upper()}: {row.claim} -- {text}" + (f"; {why}" if why else ""))
     return lines
