@@ -300,6 +300,61 @@ def test_spectral_norm_copy_starts_from_the_same_weights_and_outputs():
                                ops.convert_to_numpy(discriminator(images)), rtol=1e-5, atol=1e-6)
 
 
+def test_minibatch_std_channel_holds_the_batch_spread_and_is_small_for_a_collapsed_batch():
+    from cxr_keras.models import MinibatchStdDev
+
+    rng = np.random.default_rng(0)
+    varied = rng.normal(0, 1, (8, 4, 4, 3)).astype("float32")
+    collapsed = np.repeat(varied[:1], 8, axis=0)
+    layer = MinibatchStdDev()
+    out = ops.convert_to_numpy(layer(varied))
+    assert out.shape == (8, 4, 4, 4) and np.array_equal(out[..., :3], varied)
+    np.testing.assert_allclose(out[..., 3], varied.std(axis=0).mean(), rtol=1e-4)
+    assert ops.convert_to_numpy(layer(collapsed))[..., 3].max() < 1e-3
+    assert layer.compute_output_shape((None, 4, 4, 3)) == (None, 4, 4, 4)
+
+
+def test_minibatch_std_discriminator_keeps_weights_and_sees_the_rest_of_the_batch():
+    from cxr_keras.models import with_minibatch_std
+
+    discriminator = davoodi_discriminator(image_size=TINY)
+    copy = with_minibatch_std(discriminator)
+    kernels = [layer for layer in copy.layers if isinstance(layer, keras.layers.Conv2D)]
+    originals = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.Conv2D)]
+    for source, target in zip(originals[:-1], kernels[:-1]):
+        np.testing.assert_array_equal(ops.convert_to_numpy(source.kernel),
+                                      ops.convert_to_numpy(target.kernel))
+    assert kernels[-1].kernel.shape[-2] == originals[-1].kernel.shape[-2] + 1
+    rng = np.random.default_rng(1)
+    first = rng.uniform(-1, 1, (1, TINY, TINY, 1)).astype("float32")
+    others = rng.uniform(-1, 1, (3, TINY, TINY, 1)).astype("float32")
+    with_varied = np.concatenate([first, others])
+    with_copies = np.repeat(first, 4, axis=0)
+    # Inference mode: BatchNorm uses its moving statistics, so only the minibatch-std channel
+    # lets the other images change the first image's logit.
+    for model, depends in ((discriminator, False), (copy, True)):
+        a = ops.convert_to_numpy(model(with_varied))[0, 0]
+        b = ops.convert_to_numpy(model(with_copies))[0, 0]
+        assert (abs(a - b) > 1e-6) == depends, model.name
+    with pytest.raises(ValueError, match="needs a Sequential discriminator"):
+        build_gan_pair("ng_gubbi_cgan", image_size=TINY, channels=1, num_classes=3,
+                       minibatch_std=True)
+
+
+def test_a_recipe_sets_the_step_tricks_minibatch_std_and_d_learning_rate():
+    from cxr_keras.reproductions.gan_setup import build_compiled_gan
+
+    gan = build_compiled_gan("davoodi", 16, recipe={
+        "minibatch_std": True, "label_smoothing": 0.1, "instance_noise": 0.05,
+        "d_learning_rate": 1e-4, "learning_rate": 3e-4})
+    assert any(layer.name == "minibatch_std" for layer in gan.discriminator.layers)
+    assert (gan.label_smoothing, gan.instance_noise) == (0.1, 0.05)
+    assert float(gan.d_optimizer.learning_rate) == pytest.approx(1e-4)
+    assert float(gan.g_optimizer.learning_rate) == pytest.approx(3e-4)
+    with pytest.raises(ValueError, match="label_smoothing must be in"):
+        build_compiled_gan("davoodi", 16, recipe={"label_smoothing": 1.5})
+
+
 def test_match_input_channels_repeats_grayscale_only_for_three_channel_models():
     from cxr_keras.models import match_input_channels
 

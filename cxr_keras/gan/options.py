@@ -5,8 +5,9 @@ A "recipe" is a plain dict a profile YAML can hold, e.g.::
     {augment: "translation,cutout,color", augment_p: adaptive, ada_target: 0.6,
      ema_decay: 0.999, r1_gamma: 1.0, spectral_norm: true}
 
-:func:`split_recipe` hands ``spectral_norm`` to ``build_gan_pair`` and the rest to
-``GAN.compile``, which validates them as :class:`TrainingOptions`.
+:func:`split_recipe` hands ``spectral_norm`` and ``minibatch_std`` to ``build_gan_pair`` and
+the rest to ``GAN.compile``: the step's own tricks (``label_smoothing``, ``instance_noise``,
+``d_steps``) and the fields of :class:`TrainingOptions`, which it validates.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 
 from cxr_keras.gan.augmentation import parse_policy
 
-BUILDER_OPTIONS = ("spectral_norm",)
+BUILDER_OPTIONS = ("spectral_norm", "minibatch_std")
+STEP_OPTIONS = ("label_smoothing", "instance_noise", "d_steps")  # GAN.compile's own arguments
 
 
 @dataclass(frozen=True)
@@ -98,11 +100,10 @@ def option_names() -> tuple[str, ...]:
 def split_recipe(recipe: dict | None) -> tuple[dict, dict]:
     """Split a recipe into ``(build_gan_pair kwargs, GAN.compile kwargs)``; unknown keys raise."""
     recipe = dict(recipe or {})
-    unknown = sorted(set(recipe) - set(BUILDER_OPTIONS) - set(option_names()))
+    accepted = BUILDER_OPTIONS + STEP_OPTIONS + option_names()
+    unknown = sorted(set(recipe) - set(accepted))
     if unknown:
-        raise ValueError(
-            f"unknown GAN recipe option(s) {unknown}; accepted: "
-            f"{sorted(BUILDER_OPTIONS + option_names())}")
+        raise ValueError(f"unknown GAN recipe option(s) {unknown}; accepted: {sorted(accepted)}")
     builder = {key: recipe.pop(key) for key in BUILDER_OPTIONS if key in recipe}
-    TrainingOptions(**recipe)
+    TrainingOptions(**{key: value for key, value in recipe.items() if key not in STEP_OPTIONS})
     return builder, recipe

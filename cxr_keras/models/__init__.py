@@ -22,7 +22,13 @@ from cxr_keras.models import davoodi, kora_venu, ng_gubbi, salehinejad
 from cxr_keras.models.classifiers import davoodi_cnn, kora_venu_cnn, salehinejad_dcnn
 from cxr_keras.models.davoodi import davoodi_discriminator, davoodi_generator
 from cxr_keras.models.kora_venu import kora_venu_discriminator, kora_venu_generator
-from cxr_keras.models.layers import SubPixelConv2DTranspose, TapSumConv2D, with_spectral_norm
+from cxr_keras.models.layers import (
+    MinibatchStdDev,
+    SubPixelConv2DTranspose,
+    TapSumConv2D,
+    with_minibatch_std,
+    with_spectral_norm,
+)
 from cxr_keras.models.ng_gubbi import (
     ng_gubbi_conditional_discriminator,
     ng_gubbi_conditional_generator,
@@ -62,13 +68,16 @@ GAN_ARCHITECTURES: dict[str, GanSpec] = {
 
 
 def build_gan_pair(name: str, image_size: int | None = None, channels: int | None = None,
-                   spectral_norm: bool = False, **kwargs) -> tuple[keras.Model, keras.Model]:
+                   spectral_norm: bool = False, minibatch_std: bool = False,
+                   **kwargs) -> tuple[keras.Model, keras.Model]:
     """Build ``(generator, discriminator)`` of the paper ``name`` (a key of GAN_ARCHITECTURES).
 
     ``image_size`` and ``channels`` default to the paper's; every pair builds at
     ``channels=1`` (grayscale X-rays). ``spectral_norm=True`` wraps the discriminator's
     convolutions and dense layers in ``keras.layers.SpectralNormalization`` (Miyato et al.,
-    2018; off by default). Other keyword arguments go to the builder(s) that accept them, e.g.
+    2018; off by default); ``minibatch_std=True`` puts a
+    :class:`~cxr_keras.models.layers.MinibatchStdDev` channel before the discriminator's last
+    layer (Karras et al., 2018; Sequential discriminators only; off by default). Other keyword arguments go to the builder(s) that accept them, e.g.
     ``variant="paper"`` (Kora Venu, both networks), ``latent_dim`` and
     ``sub_pixel_upsampling`` (generator only), ``num_classes`` (``ng_gubbi_cgan``, both
     networks).
@@ -90,6 +99,8 @@ def build_gan_pair(name: str, image_size: int | None = None, channels: int | Non
         builder(**shared, **{key: value for key, value in kwargs.items() if key in names})
         for builder, names in zip(builders, accepted)
     )
+    if minibatch_std:
+        discriminator = with_minibatch_std(discriminator)
     return generator, (with_spectral_norm(discriminator) if spectral_norm else discriminator)
 
 
@@ -112,12 +123,13 @@ def match_input_channels(images, model: keras.Model) -> np.ndarray:
 
 
 __all__ = [
-    "GAN_ARCHITECTURES", "GanSpec", "LatentSpec", "SubPixelConv2DTranspose", "TapSumConv2D",
+    "GAN_ARCHITECTURES", "GanSpec", "LatentSpec", "MinibatchStdDev", "SubPixelConv2DTranspose",
+    "TapSumConv2D",
     "build_gan_pair",
     "davoodi_cnn", "davoodi_discriminator", "davoodi_generator", "kora_venu_cnn",
     "kora_venu_discriminator", "kora_venu_generator", "match_input_channels",
     "ng_gubbi_conditional_discriminator",
     "ng_gubbi_conditional_generator", "ng_gubbi_discriminator", "ng_gubbi_generator",
     "salehinejad_dcnn", "salehinejad_discriminator", "salehinejad_generator",
-    "with_spectral_norm",
+    "with_minibatch_std", "with_spectral_norm",
 ]

@@ -78,6 +78,52 @@ def with_spectral_norm(model: keras.Model, power_iterations: int = 1) -> keras.M
     return wrapped
 
 
+@keras.saving.register_keras_serializable(package="cxr_keras")
+class MinibatchStdDev(layers.Layer):
+    """Progressive GAN's minibatch standard deviation (Karras et al., 2018), one group.
+
+    Appends one channel (or feature) holding the mean over features of each feature's standard
+    deviation across the batch, the same value for every image. A collapsed generator's batch
+    has a small value there, so D can tell it from a real batch and G is pushed to vary.
+    """
+
+    def call(self, inputs):
+        values = ops.cast(inputs, "float32")
+        spread = ops.mean(ops.sqrt(ops.var(values, axis=0) + 1e-8))
+        column = ops.ones_like(values[..., :1]) * spread
+        return ops.concatenate([inputs, ops.cast(column, inputs.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
+def with_minibatch_std(model: keras.Model) -> keras.Model:
+    """A copy of the Sequential ``model`` with :class:`MinibatchStdDev` before its last
+    Conv2D or Dense layer.
+
+    Every other layer keeps ``model``'s weights; that last layer, which now takes one more
+    input channel, is built afresh from its configuration (its initializer).
+    """
+    if not isinstance(model, keras.Sequential):
+        raise ValueError(
+            f"minibatch_std needs a Sequential discriminator; {model.name!r} is a "
+            f"{type(model).__name__} (the conditional discriminators take two inputs)")
+    last = max((index for index, layer in enumerate(model.layers)
+                if isinstance(layer, (layers.Conv2D, layers.Dense))), default=None)
+    if last is None:
+        raise ValueError(f"{model.name!r} has no Conv2D or Dense layer to put minibatch_std before")
+    copy = keras.Sequential(name=f"{model.name}_mbstd")
+    copy.add(keras.Input(model.input_shape[1:], name="image"))
+    for index, layer in enumerate(model.layers):
+        if index == last:
+            copy.add(MinibatchStdDev(name="minibatch_std"))
+        copy.add(layer.__class__.from_config(layer.get_config()))
+    for index, (source, target) in enumerate(zip(model.layers, copy.layers[:last] + copy.layers[last + 1:])):
+        if index != last:
+            target.set_weights(source.get_weights())
+    return copy
+
+
 def _refuse_unsupported(unsupported: dict, supported: str, alternative: str) -> None:
     """Raise naming every option of ``unsupported`` ({name: is it set?}) that is set."""
     bad = [name for name, is_bad in unsupported.items() if is_bad]

@@ -2,8 +2,10 @@
 
 Each notebook trains the paper's recipe and the kit's. A *recipe* is a plain mapping a profile
 YAML holds: optional ``architecture``, ``learning_rate`` and ``betas`` that replace the
-paper's, plus the small-data options of :class:`cxr_keras.gan.TrainingOptions` and
-``spectral_norm`` (see :func:`cxr_keras.gan.split_recipe`). The paper's recipe is ``{}``.
+paper's, ``d_learning_rate`` (D's own rate; default the same as G's), plus the options
+:func:`cxr_keras.gan.split_recipe` accepts: the step's tricks (``label_smoothing``,
+``instance_noise``, ``d_steps``), the small-data options of :class:`cxr_keras.gan.TrainingOptions`
+and the discriminator's ``spectral_norm`` and ``minibatch_std``. The paper's recipe is ``{}``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ def build_compiled_gan(architecture: str, image_size: int, channels: int = 1,
     """A compiled :class:`~cxr_keras.gan.GAN` (or, with ``num_classes``, a
     :class:`~cxr_keras.gan.ConditionalGAN`) of the architecture ``architecture`` (a key of
     :data:`cxr_keras.models.GAN_ARCHITECTURES`) with the paper's latent vector, and
-    Adam(``learning_rate``, ``betas``) for both networks.
+    Adam(``learning_rate``, ``betas``) for both networks (D's rate: the recipe's
+    ``d_learning_rate`` where it gives one).
 
     Weights and latent draws follow ``seed`` without reseeding the global random state;
     ``model_kwargs`` go to :func:`cxr_keras.models.build_gan_pair` (e.g. ``variant``,
@@ -35,6 +38,7 @@ def build_compiled_gan(architecture: str, image_size: int, channels: int = 1,
     recipe = dict(recipe or {})
     architecture = recipe.pop("architecture", architecture)
     learning_rate = float(recipe.pop("learning_rate", learning_rate))
+    d_learning_rate = float(recipe.pop("d_learning_rate", learning_rate))
     betas = tuple(float(beta) for beta in recipe.pop("betas", betas))
     builder_options, training_options = split_recipe(recipe)
     model_kwargs.update(builder_options)
@@ -52,6 +56,6 @@ def build_compiled_gan(architecture: str, image_size: int, channels: int = 1,
         gan = ConditionalGAN(generator, discriminator, latent_dim, num_classes,
                              label_sampling=label_sampling, class_prior=class_prior,
                              latent_distribution=latent.distribution, seed=seed)
-    gan.compile(*(keras.optimizers.Adam(learning_rate, beta_1=betas[0], beta_2=betas[1])
-                  for _ in range(2)), **training_options)
+    gan.compile(*(keras.optimizers.Adam(rate, beta_1=betas[0], beta_2=betas[1])
+                  for rate in (d_learning_rate, learning_rate)), **training_options)
     return gan
