@@ -336,7 +336,7 @@ def test_minibatch_std_discriminator_keeps_weights_and_sees_the_rest_of_the_batc
         a = ops.convert_to_numpy(model(with_varied))[0, 0]
         b = ops.convert_to_numpy(model(with_copies))[0, 0]
         assert (abs(a - b) > 1e-6) == depends, model.name
-    with pytest.raises(ValueError, match="needs a Sequential discriminator"):
+    with pytest.raises(TypeError, match="needs a Sequential discriminator"):
         build_gan_pair("ng_gubbi_cgan", image_size=TINY, channels=1, num_classes=3,
                        minibatch_std=True)
 

@@ -105,7 +105,7 @@ def with_minibatch_std(model: keras.Model) -> keras.Model:
     input channel, is built afresh from its configuration (its initializer).
     """
     if not isinstance(model, keras.Sequential):
-        raise ValueError(
+        raise TypeError(
             f"minibatch_std needs a Sequential discriminator; {model.name!r} is a "
             f"{type(model).__name__} (the conditional discriminators take two inputs)")
     last = max((index for index, layer in enumerate(model.layers)
