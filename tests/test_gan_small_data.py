@@ -10,7 +10,7 @@ from cxr_keras.gan import restore_checkpoint, save_checkpoint
 from cxr_keras.gan.augmentation import DiscriminatorAugment, parse_policy
 from cxr_keras.gan.generate import latent_vectors
 from cxr_keras.gan.options import TrainingOptions, split_recipe
-from cxr_keras.gan.penalty import r1_penalty
+from cxr_keras.gan.penalty import mode_seeking_ratio, r1_penalty
 from tests.scripts.tiny_gan import LATENT_DIM, SIZE, stripes, tiny_gan
 
 POLICY = "translation,cutout,color"
@@ -197,6 +197,32 @@ def test_lazy_r1_is_applied_every_k_steps_and_logged():
     history = gan.fit(stripes(8), batch_size=8, epochs=2, verbose=0).history
     first, second = history["r1_penalty"]  # epoch 1: step 0 (due), epoch 2: step 1 (not due)
     assert first > 0 and second == 0.0
+
+
+def test_mode_seeking_ratio_is_image_gap_over_noise_gap_between_the_batch_halves():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (5, 4, 4, 1)).astype("float32")  # the odd fifth is left out
+    latents = rng.normal(0, 1, (5, 3)).astype("float32")
+    expected = np.mean(np.abs(images[:2] - images[2:4]).mean(axis=(1, 2, 3))
+                       / (np.abs(latents[:2] - latents[2:4]).mean(axis=1) + 1e-5))
+    assert float(mode_seeking_ratio(images, latents)) == pytest.approx(expected, rel=1e-5)
+    assert float(mode_seeking_ratio(np.repeat(images[:1], 4, axis=0), latents[:4])) == 0.0
+
+
+def test_mode_seeking_spreads_the_generator_and_logs_its_ratio():
+    """The same GAN, seed and data: the mode-seeking weight makes two noise vectors' images
+    lie further apart after training, and the history carries the ratio."""
+    spreads = {}
+    for weight in (0.0, 0.5):
+        gan = tiny_gan(mode_seeking=weight)
+        history = gan.fit(stripes(32), batch_size=16, epochs=6, verbose=0).history
+        z = latent_vectors(64, LATENT_DIM, seed=1)
+        images = ops.convert_to_numpy(gan.generator(z))
+        spreads[weight] = float(mode_seeking_ratio(images, z))
+        assert ("mode_seeking_ratio" in history) == bool(weight)
+    assert spreads[0.5] > 1.15 * spreads[0.0]  # measured 0.222 against 0.180
+    with pytest.raises(ValueError, match="mode_seeking must be >= 0"):
+        TrainingOptions(mode_seeking=-1.0)
 
 
 def test_options_are_validated_and_a_recipe_splits_into_builder_and_compile_kwargs():

@@ -42,10 +42,14 @@ class TrainingOptions:
             (Mescheder et al., 2018); 0 is off.
         r1_every: apply R1 every this many D steps, scaled by it (StyleGAN2's lazy
             regularization); default 1.
+        mode_seeking: weight ``w`` of MSGAN's mode-seeking term ``w / (ratio + 1e-5)`` added to
+            G's loss, ``ratio`` being image distance over noise distance between the two halves
+            of the fake batch (:func:`cxr_keras.gan.penalty.mode_seeking_ratio`); 0 is off.
 
     With augmentation on, the history gains ``augment_p`` (the epoch's mean ``p``) and
     ``ada_r_t`` (the epoch's mean of ``E[sign(D(real))]``); with R1 on, ``r1_penalty`` (the
-    mean R1 term added to D's loss, 0 on steps where lazy R1 is not due).
+    mean R1 term added to D's loss, 0 on steps where lazy R1 is not due); with mode seeking,
+    ``mode_seeking_ratio`` (the epoch's mean ratio).
     """
 
     augment: str | None = None
@@ -57,6 +61,7 @@ class TrainingOptions:
     ema_warmup: int = 0
     r1_gamma: float = 0.0
     r1_every: int = 1
+    mode_seeking: float = 0.0
 
     def __post_init__(self):
         if self.augment is not None:
@@ -73,8 +78,9 @@ class TrainingOptions:
             _check_positive_int("ema_warmup", self.ema_warmup)
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1) (0 is off), got {self.ema_decay!r}")
-        if not self.r1_gamma >= 0.0:
-            raise ValueError(f"r1_gamma must be >= 0 (0 is off), got {self.r1_gamma!r}")
+        for name in ("r1_gamma", "mode_seeking"):
+            if not getattr(self, name) >= 0.0:
+                raise ValueError(f"{name} must be >= 0 (0 is off), got {getattr(self, name)!r}")
 
     @classmethod
     def pop_from(cls, kwargs: dict) -> TrainingOptions:

@@ -1,7 +1,9 @@
-"""The R1 gradient penalty on real images (Mescheder et al., 2018).
+"""Regularizers of the GAN step: R1 on real images, and mode seeking for the generator.
 
-``R1 = gamma / 2 * E_x ||grad_x D(x)||^2`` over real images ``x``: it pushes D's surface flat
-around the data, which keeps the discriminator from exploding its logits on a small set.
+``R1 = gamma / 2 * E_x ||grad_x D(x)||^2`` over real images ``x`` (Mescheder et al., 2018): it
+pushes D's surface flat around the data, which keeps the discriminator from exploding its
+logits on a small set. Mode seeking (Mao et al., 2019, MSGAN) rewards the generator for
+keeping two noise vectors' images as far apart as the vectors are, against mode collapse.
 """
 
 from __future__ import annotations
@@ -29,3 +31,20 @@ def r1_penalty(discriminate, images, gamma: float):
     squared_norms = ops.sum(ops.reshape(ops.square(gradients), (ops.shape(gradients)[0], -1)),
                             axis=1)
     return logits, 0.5 * float(gamma) * ops.mean(squared_norms)
+
+
+MODE_SEEKING_EPS = 1e-5
+
+
+def mode_seeking_ratio(images, latents):
+    """Mean over pairs of ``mean|G(z1) - G(z2)| / mean|z1 - z2|``, pairing the batch's first
+    half with its second (an odd last image is left out).
+
+    The generator's mode-seeking loss is ``weight / (ratio + eps)`` (MSGAN): a collapsed
+    generator, whose images do not move with z, has a ratio near 0 and a large loss.
+    """
+    images, latents = _at_least_float32(images), ops.cast(latents, images.dtype)
+    half = ops.shape(images)[0] // 2
+    image_gaps = ops.mean(ops.reshape(ops.abs(images[:half] - images[half:2 * half]), (half, -1)), axis=1)
+    latent_gaps = ops.mean(ops.abs(latents[:half] - latents[half:2 * half]), axis=1)
+    return ops.mean(image_gaps / (latent_gaps + MODE_SEEKING_EPS))

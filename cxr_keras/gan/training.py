@@ -39,7 +39,7 @@ from cxr_keras.gan.augmentation import DiscriminatorAugment
 from cxr_keras.gan.averaging import GeneratorAverage
 from cxr_keras.gan.generate import check_distribution, in_batches, latent_vectors
 from cxr_keras.gan.options import TrainingOptions
-from cxr_keras.gan.penalty import r1_penalty
+from cxr_keras.gan.penalty import MODE_SEEKING_EPS, mode_seeking_ratio, r1_penalty
 from cxr_keras.gan.steps import (
     bce_logits,
     check_built,
@@ -52,6 +52,7 @@ from cxr_keras.gan.steps import (
 LABEL_SAMPLINGS = ("uniform", "empirical", "batch")
 METRIC_NAMES = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake", "d_x", "d_g_z1", "d_g_z2")
 AUGMENT_METRICS, R1_METRICS = ("augment_p", "ada_r_t"), ("r1_penalty",)
+MODE_SEEKING_METRICS = ("mode_seeking_ratio",)
 
 
 class GAN(keras.Model):
@@ -144,7 +145,8 @@ class GAN(keras.Model):
         self.generator_average = None if not options.ema_decay else GeneratorAverage(
             self.generator, options.ema_decay, options.ema_warmup)
         extra = ((AUGMENT_METRICS if self.augmenter else ())
-                 + (R1_METRICS if options.r1_gamma else ()))
+                 + (R1_METRICS if options.r1_gamma else ())
+                 + (MODE_SEEKING_METRICS if options.mode_seeking else ()))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in METRIC_NAMES + extra}
 
     def _option_variables(self) -> list:
@@ -251,10 +253,14 @@ class GAN(keras.Model):
             fake = self._generate(z, fake_labels, training=True)
             after_logits = self._discriminate(fake, fake_labels, training=True)
             g_loss = ops.mean(bce_logits(1.0, after_logits))
-            return self.g_optimizer.scale_loss(g_loss / replicas), (g_loss, after_logits)
+            spread = mode_seeking_ratio(fake, z) if self.options.mode_seeking else ops.zeros(())
+            seeking = (self.options.mode_seeking / (spread + MODE_SEEKING_EPS)
+                       if self.options.mode_seeking else 0.0)
+            return (self.g_optimizer.scale_loss((g_loss + seeking) / replicas),
+                    (g_loss, after_logits, spread))
 
-        g_loss, after_logits = backend.minimize(self.g_optimizer, g_objective,
-                                                self.generator.trainable_variables)
+        g_loss, after_logits, spread = backend.minimize(self.g_optimizer, g_objective,
+                                                        self.generator.trainable_variables)
         if self.generator_average is not None:
             self.generator_average.update(self.g_optimizer.iterations)
 
@@ -265,6 +271,8 @@ class GAN(keras.Model):
             values["augment_p"] = self.augmenter.probability
         if self.options.r1_gamma:
             values["r1_penalty"] = r1
+        if self.options.mode_seeking:
+            values["mode_seeking_ratio"] = spread
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
