@@ -105,6 +105,7 @@ def train_class_gans(
     out_dir: str | os.PathLike,
     batch_size: int = 32,
     quality_every: int = 0,
+    quality_images: int | None = None,
     fid_dims: int = 768,
     fid_model=None,
     is_classifier=None,
@@ -115,17 +116,22 @@ def train_class_gans(
     """One DCGAN per class of ``recipe`` (None: the paper's; see
     :func:`per_class_gan.train_per_class_gans`), sample grids every ``sample_every`` epochs,
     with FID/IS logged every ``quality_every`` epochs (0: never) to
-    ``out_dir/<class>/quality.csv`` against that class's training images, with as many
-    generated images.
+    ``out_dir/<class>/quality.csv`` against that class's training images (the first
+    ``quality_images`` of them; None: all), with as many generated images.
 
     Returns (GANs by class, stacked training history, stacked quality log or None).
     """
     names = list(images)
 
+    if quality_images is not None and (isinstance(quality_images, bool)
+                                       or not isinstance(quality_images, int) or quality_images < 2):
+        raise ValueError(f"quality_images must be None (all) or an integer >= 2, got {quality_images!r}")
+
     def quality_logger(name, class_dir):
-        real = extract_features(images[name], fid_model, dims=(fid_dims,), progress=False)[fid_dims]
+        compared = images[name][:quality_images]
+        real = extract_features(compared, fid_model, dims=(fid_dims,), progress=False)[fid_dims]
         return [QualityLogger(class_dir / "quality.csv", real, quality_every, epochs,
-                              n_fake=len(images[name]), fid_model=fid_model,
+                              n_fake=len(compared), fid_model=fid_model,
                               is_classifier=is_classifier, seed=seed)]
 
     gans, history = train_per_class_gans(
