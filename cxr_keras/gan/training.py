@@ -253,11 +253,11 @@ class GAN(keras.Model):
             fake = self._generate(z, fake_labels, training=True)
             after_logits = self._discriminate(fake, fake_labels, training=True)
             g_loss = ops.mean(bce_logits(1.0, after_logits))
-            spread = mode_seeking_ratio(fake, z) if self.options.mode_seeking else ops.zeros(())
-            seeking = (self.options.mode_seeking / (spread + MODE_SEEKING_EPS)
-                       if self.options.mode_seeking else 0.0)
-            return (self.g_optimizer.scale_loss((g_loss + seeking) / replicas),
-                    (g_loss, after_logits, spread))
+            total, spread = g_loss, ops.zeros(())
+            if self.options.mode_seeking:
+                spread = mode_seeking_ratio(fake, z)
+                total = g_loss + self.options.mode_seeking / (spread + MODE_SEEKING_EPS)
+            return self.g_optimizer.scale_loss(total / replicas), (g_loss, after_logits, spread)
 
         g_loss, after_logits, spread = backend.minimize(self.g_optimizer, g_objective,
                                                         self.generator.trainable_variables)
