@@ -20,9 +20,9 @@ from typing import Any
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
-from cxr_keras.augment import augment_dataset, get_augmentation
+from cxr_keras.augment import check_method
+from cxr_keras.augment.array_ops import augment_array_batch
 from cxr_keras.fingerprint import array_digest, check_stamp, write_stamp
 from cxr_keras.gan import EpochProgress
 from cxr_keras.io import atomic_path, write_csv
@@ -103,19 +103,67 @@ def make_optimizer(optimizer: str | Callable[[], keras.optimizers.Optimizer], le
     return keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": learning_rate}})
 
 
-def training_dataset(
-    x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augmentation: str | None = None,
-) -> tf.data.Dataset:
-    """An endless stream of shuffled, optionally augmented batches, reproducible from ``seed``.
+def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
+                     augmentation: str | None = None):
+    """An endless ``tf.data`` stream of shuffled, optionally augmented batches, reproducible
+    from ``seed`` (TensorFlow backend only: imports TensorFlow).
 
     Endless so that ``fit(steps_per_epoch=ceil(n / batch_size))`` never runs out of data when
     ``n`` is not a multiple of the batch size (batches then straddle epoch boundaries).
     """
+    import tensorflow as tf
+
+    from cxr_keras.augment.tensorflow_ops import augment_dataset
+
     dataset = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int32)))
     dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
     if augmentation is not None:
         dataset = augment_dataset(dataset, augmentation, seed)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+class ShuffledBatches(keras.utils.PyDataset):
+    """Shuffled, optionally augmented batches of arrays, reproducible from ``seed``: the
+    stream for backends without ``tf.data`` (JAX, PyTorch).
+
+    Epoch ``e`` visits the images in a permutation drawn from ``(seed, e)``; the ``i``-th image
+    of the stream (counted over epochs) is augmented from ``(seed, i)``. With ``class_weight``
+    each batch also carries the weights of its labels (Keras takes no ``class_weight`` with
+    a ``PyDataset``).
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
+                 augmentation: str | None = None, class_weight: dict[int, float] | None = None):
+        super().__init__()
+        self.x, self.y = x.astype(np.float32), y.astype(np.int32)
+        self.batch_size, self.seed, self.augmentation = int(batch_size), int(seed), augmentation
+        self.weights = None
+        if class_weight is not None:
+            self.weights = np.array([class_weight.get(k, 1.0) for k in range(int(self.y.max()) + 1)],
+                                    np.float32)
+        self.epoch = 0
+        self.order = self._permutation()
+
+    def _permutation(self) -> np.ndarray:
+        return np.random.default_rng((self.seed, self.epoch)).permutation(len(self.x))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        start = index * self.batch_size
+        rows = self.order[start:start + self.batch_size]
+        images, labels = self.x[rows], self.y[rows]
+        if self.augmentation is not None:
+            images = augment_array_batch(images, self.augmentation, self.seed,
+                                         first_index=self.epoch * len(self.x) + start)
+        if self.weights is None:
+            return images, labels
+        return images, labels, self.weights[labels]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.order = self._permutation()
 
 
 def train_classifier(
@@ -144,7 +192,7 @@ def train_classifier(
     if val is not None:
         val = check_xy(val, "val")
     if augmentation is not None:
-        get_augmentation(augmentation)
+        check_method(augmentation)
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
     with seeded_build(seed):
@@ -156,13 +204,16 @@ def train_classifier(
     )
     bar = [] if progress is None or verbose else [
         EpochProgress(progress, monitor=("loss", "accuracy", "val_accuracy", BALANCED_ACCURACY))]
+    if keras.backend.backend() == "tensorflow":
+        stream = dict(x=training_dataset(x, y, batch_size, seed, augmentation),
+                      steps_per_epoch=math.ceil(len(x) / batch_size), class_weight=class_weight)
+    else:
+        stream = dict(x=ShuffledBatches(x, y, batch_size, seed, augmentation, class_weight))
     history = model.fit(
-        training_dataset(x, y, batch_size, seed, augmentation),
-        steps_per_epoch=math.ceil(len(x) / batch_size),
+        **stream,
         epochs=epochs,
-        shuffle=False,  # the dataset is already shuffled from `seed`
+        shuffle=False,  # the stream is already shuffled from `seed`
         validation_data=val,
-        class_weight=class_weight,
         callbacks=[StopOnDivergingLoss(), *callbacks, *bar],
         verbose=verbose,
     )

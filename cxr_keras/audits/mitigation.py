@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from cxr_keras.audits.shortcut import LUNG_FIELD, grayscale
+from cxr_keras.metrics.conversions import resize_images
 
 MITIGATIONS = ("none", "lung_crop", "histogram_match", "lung_crop+histogram_match")
 QUANTILES = 256
@@ -23,8 +24,6 @@ QUANTILES = 256
 
 def lung_field_crop(images, box: Sequence[float] = LUNG_FIELD) -> np.ndarray:
     """Crop the central ``box`` (top, bottom, left, right fractions) and resize back (bilinear)."""
-    import tensorflow as tf
-
     images = np.asarray(images, dtype=np.float32)
     grayscale(images)  # validates shape and range
     top, bottom, left, right = box
@@ -33,8 +32,7 @@ def lung_field_crop(images, box: Sequence[float] = LUNG_FIELD) -> np.ndarray:
     height, width = images.shape[1:3]
     rows = slice(round(top * height), round(bottom * height))
     cols = slice(round(left * width), round(right * width))
-    cropped = tf.image.resize(images[:, rows, cols], (height, width), method="bilinear")
-    return np.clip(cropped.numpy(), -1.0, 1.0)
+    return np.clip(resize_images(images[:, rows, cols], (height, width)), -1.0, 1.0)
 
 
 def reference_quantiles(reference, quantiles: int = QUANTILES) -> np.ndarray:

@@ -38,6 +38,24 @@ def to_rgb(images) -> np.ndarray:
     )
 
 
+def resize_images(images, size: int | tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of NHWC images to ``size`` (an int for square), on any Keras backend.
+
+    No antialiasing, as ``tf.image.resize``'s default (which it calls under TensorFlow).
+    Returns float32 numpy; images already at that size come back unchanged.
+    """
+    import keras  # here: importing the metrics conventions loads no Keras backend
+
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"expected NHWC images (4 dimensions), got shape {images.shape}")
+    height, width = (size, size) if isinstance(size, int) else tuple(size)
+    if images.shape[1:3] == (height, width):
+        return images
+    resized = keras.ops.image.resize(images, (height, width), interpolation="bilinear", antialias=False)
+    return np.asarray(keras.ops.convert_to_numpy(resized), dtype=np.float32)
+
+
 def to_uint8_range(images, name: str = "images") -> np.ndarray:
     """Map images in [-1, 1] to float32 in [0, 255], quantized exactly as saved PNGs.
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cxr_keras.augment import gan_balance, get_augmentation
+from cxr_keras.augment import check_method, gan_balance
 from cxr_keras.classifier_training import check_xy, classifier_inputs, evaluation, train_classifier
 from cxr_keras.data.kermany import KermanyDataset
 from cxr_keras.data.phantom_dataset import PhantomDataset
@@ -113,7 +113,7 @@ def compare_augmentations(
 ) -> pd.DataFrame:
     """Train one classifier per method with the same seed and budget; one row per method.
 
-    ``methods`` are names in :data:`cxr_keras.augment.AUGMENTATIONS` or GAN methods
+    ``methods`` are names in :data:`cxr_keras.augment.METHODS` or GAN methods
     (``"gan"``, ``"gan_<recipe>"``: the training set balanced with generated images of
     ``target_class``, see :func:`cxr_keras.augment.gan_balance`); ``generated`` holds them,
     an array for ``"gan"`` alone or ``{method: images}``. ``train_kwargs`` go to
@@ -132,7 +132,7 @@ def compare_augmentations(
         generated = {GAN_METHOD: generated}
     for method in methods:
         if not is_gan_method(method):
-            get_augmentation(method)
+            check_method(method)
         elif method not in (generated or {}):
             raise ValueError(f"method {method!r} needs generated images: pass generated={{{method!r}: images}}")
     rows = []

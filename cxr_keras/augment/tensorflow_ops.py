@@ -1,21 +1,10 @@
-"""Classic augmentations of Kora Venu & Ravula (2021) Table 1, and GAN class balancing.
+"""The classic augmentations in TensorFlow (``tf.image`` ops in a ``tf.data`` pipeline), the
+form every run under the TensorFlow backend uses; names and strengths are those of
+:mod:`cxr_keras.augment.methods`.
 
 Every augmentation maps one image in [-1, 1] (height, width, channels) and a stateless seed
 (a shape-[2] integer tensor) to an image of the same shape, still in [-1, 1]. Given the same
 seed the result is the same, so experiments compared with one seed see the same draws.
-
-The paper names the operations (tf.image's random flip left-right, random crop, clip by value,
-adjust brightness, adjust contrast) but not their strengths; the defaults below are the kit's
-documented choice:
-
-- ``flip``: mirror left-right with probability 0.5.
-- ``crop``: zoom in by a random factor up to ``CROP_MAX_ZOOM`` and crop back to the input size
-  at a random offset (zooming rather than padding, so no black borders are added).
-- ``clip``: clip intensities to ``CLIP_RANGE`` (deterministic: saturates the brightest and
-  darkest pixels).
-- ``brightness``: add a random offset in ``[-BRIGHTNESS_DELTA, BRIGHTNESS_DELTA]``.
-- ``contrast``: scale deviations from the image mean by a random factor in ``CONTRAST_RANGE``.
-- ``none``: the identity, a no-augmentation baseline.
 """
 
 from __future__ import annotations
@@ -25,10 +14,9 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-CROP_MAX_ZOOM = 1.2
-CLIP_RANGE = (-0.8, 0.8)
-BRIGHTNESS_DELTA = 0.2
-CONTRAST_RANGE = (0.7, 1.3)
+from cxr_keras.augment.methods import (
+    BRIGHTNESS_DELTA, CLIP_RANGE, CONTRAST_RANGE, CROP_MAX_ZOOM, check_method,
+)
 
 
 def _clip_unit(image: tf.Tensor) -> tf.Tensor:
@@ -85,15 +73,6 @@ AUGMENTATIONS: dict[str, Callable[[tf.Tensor, tf.Tensor], tf.Tensor]] = {
 }
 
 
-def get_augmentation(method: str) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """Look up an augmentation by name, with a clear error listing the known ones."""
-    if method not in AUGMENTATIONS:
-        raise ValueError(
-            f"unknown augmentation {method!r}; choose one of {sorted(AUGMENTATIONS)}"
-        )
-    return AUGMENTATIONS[method]
-
-
 def augment_dataset(dataset: tf.data.Dataset, method: str, seed: int) -> tf.data.Dataset:
     """Augment an unbatched dataset of images or (image, label) pairs.
 
@@ -101,7 +80,7 @@ def augment_dataset(dataset: tf.data.Dataset, method: str, seed: int) -> tf.data
     only on ``seed`` and the element order. Apply it after ``repeat()`` to get fresh draws
     every epoch, and before ``batch()``.
     """
-    augmentation = get_augmentation(method)
+    augmentation = AUGMENTATIONS[check_method(method)]
     seed = int(seed)
 
     def apply(index, element):
@@ -124,54 +103,7 @@ def augment_dataset(dataset: tf.data.Dataset, method: str, seed: int) -> tf.data
     )
 
 
-def augment_images(images: np.ndarray, method: str, seed: int) -> np.ndarray:
-    """Augment a numpy batch (N, H, W, C) in [-1, 1]; image ``i`` uses seed ``(seed, i)``."""
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4:
-        raise ValueError(f"expected images of shape (N, H, W, C), got {images.shape}")
+def augment_images_tf(images: np.ndarray, method: str, seed: int) -> np.ndarray:
+    """Augment a float32 numpy batch (N, H, W, C) in [-1, 1]; image ``i`` uses seed ``(seed, i)``."""
     dataset = augment_dataset(tf.data.Dataset.from_tensor_slices(images), method, seed)
     return np.stack(list(dataset.as_numpy_iterator())) if len(images) else images.copy()
-
-
-def gan_balance(
-    x: np.ndarray, y: np.ndarray, generated_images: np.ndarray, target_class: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Append generated images of ``target_class`` until it is as large as the largest class.
-
-    Kora Venu & Ravula generate only the minority (Normal) class, to balance it with the
-    majority. The first ``n_needed`` generated images are used, where ``n_needed`` is the
-    largest class count minus the target class count; real images come first in the output,
-    synthetic ones last. Raises ValueError when fewer generated images are given than needed.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    y = np.asarray(y)
-    generated_images = np.asarray(generated_images, dtype=np.float32)
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
-    if generated_images.shape[1:] != x.shape[1:]:
-        raise ValueError(
-            f"generated images have shape {generated_images.shape[1:]} per image but the real "
-            f"ones have {x.shape[1:]}; generate at the classifier's image size and channels"
-        )
-    if generated_images.size and (generated_images.min() < -1 or generated_images.max() > 1):
-        raise ValueError("generated images must be scaled to [-1, 1] like the real ones")
-    counts = np.bincount(y.astype(int), minlength=int(target_class) + 1)
-    n_needed = int(counts.max() - counts[target_class])
-    if n_needed > len(generated_images):
-        raise ValueError(
-            f"class {target_class} needs {n_needed} generated images to balance, got "
-            f"{len(generated_images)}; raise n_generated"
-        )
-    synthetic = generated_images[:n_needed]
-    x_balanced = np.concatenate([x, synthetic])
-    y_balanced = np.concatenate([y, np.full(n_needed, target_class, dtype=y.dtype)])
-    return x_balanced, y_balanced
-
-
-__all__ = [
-    "AUGMENTATIONS",
-    "augment_dataset",
-    "augment_images",
-    "gan_balance",
-    "get_augmentation",
-]

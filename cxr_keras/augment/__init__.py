@@ -1,0 +1,75 @@
+"""Classic augmentations of Kora Venu & Ravula (2021) Table 1, and GAN class balancing.
+
+The names and strengths are in :mod:`cxr_keras.augment.methods`. Under the TensorFlow backend
+the augmentations are ``tf.image`` ops (:mod:`cxr_keras.augment.tensorflow_ops`, also a
+``tf.data`` map); under JAX and PyTorch, where TensorFlow may be absent, the same operations on
+numpy arrays (:mod:`cxr_keras.augment.array_ops`). Either way image ``i`` of a batch or stream
+is augmented from the seed ``(seed, i)``.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from cxr_keras.augment.array_ops import augment_array_batch
+from cxr_keras.augment.methods import (
+    BRIGHTNESS_DELTA, CLIP_RANGE, CONTRAST_RANGE, CROP_MAX_ZOOM, METHODS, check_method,
+)
+
+
+def augment_images(images: np.ndarray, method: str, seed: int) -> np.ndarray:
+    """Augment a numpy batch (N, H, W, C) in [-1, 1]; image ``i`` uses seed ``(seed, i)``.
+
+    TensorFlow's ops under the TensorFlow backend, the numpy ones under the others.
+    """
+    check_method(method)
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"expected images of shape (N, H, W, C), got {images.shape}")
+    if keras.backend.backend() != "tensorflow":
+        return augment_array_batch(images, method, seed)
+    from cxr_keras.augment.tensorflow_ops import augment_images_tf  # imports TensorFlow
+
+    return augment_images_tf(images, method, seed)
+
+
+def gan_balance(
+    x: np.ndarray, y: np.ndarray, generated_images: np.ndarray, target_class: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Append generated images of ``target_class`` until it is as large as the largest class.
+
+    Kora Venu & Ravula generate only the minority (Normal) class, to balance it with the
+    majority. The first ``n_needed`` generated images are used, where ``n_needed`` is the
+    largest class count minus the target class count; real images come first in the output,
+    synthetic ones last. Raises ValueError when fewer generated images are given than needed.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y)
+    generated_images = np.asarray(generated_images, dtype=np.float32)
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
+    if generated_images.shape[1:] != x.shape[1:]:
+        raise ValueError(
+            f"generated images have shape {generated_images.shape[1:]} per image but the real "
+            f"ones have {x.shape[1:]}; generate at the classifier's image size and channels"
+        )
+    if generated_images.size and (generated_images.min() < -1 or generated_images.max() > 1):
+        raise ValueError("generated images must be scaled to [-1, 1] like the real ones")
+    counts = np.bincount(y.astype(int), minlength=int(target_class) + 1)
+    n_needed = int(counts.max() - counts[target_class])
+    if n_needed > len(generated_images):
+        raise ValueError(
+            f"class {target_class} needs {n_needed} generated images to balance, got "
+            f"{len(generated_images)}; raise n_generated"
+        )
+    synthetic = generated_images[:n_needed]
+    x_balanced = np.concatenate([x, synthetic])
+    y_balanced = np.concatenate([y, np.full(n_needed, target_class, dtype=y.dtype)])
+    return x_balanced, y_balanced
+
+
+__all__ = [
+    "BRIGHTNESS_DELTA", "CLIP_RANGE", "CONTRAST_RANGE", "CROP_MAX_ZOOM", "METHODS",
+    "augment_images", "check_method", "gan_balance",
+]
