@@ -24,7 +24,7 @@ import pandas as pd
 from cxr_keras.augment import check_method
 from cxr_keras.augment.array_ops import augment_array_batch
 from cxr_keras.fingerprint import array_digest, check_stamp, write_stamp
-from cxr_keras.gan import EpochProgress
+from cxr_keras.gan import EpochProgress, ShuffledBatches
 from cxr_keras.io import atomic_path, write_csv
 from cxr_keras.metrics.classification import confusion_matrix_frame, report_with_ci
 from cxr_keras.seeding import seeded_build
@@ -122,48 +122,32 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-class ShuffledBatches(keras.utils.PyDataset):
-    """Shuffled, optionally augmented batches of arrays, reproducible from ``seed``: the
-    stream for backends without ``tf.data`` (JAX, PyTorch).
+class ClassifierBatches(ShuffledBatches):
+    """Every image once an epoch in the seeded order of :class:`cxr_keras.gan.ShuffledBatches`
+    (epoch ``e``: the permutation drawn from ``(seed, e)``), optionally augmented: the
+    classifier's stream on backends without ``tf.data`` (JAX, PyTorch).
 
-    Epoch ``e`` visits the images in a permutation drawn from ``(seed, e)``; the ``i``-th image
-    of the stream (counted over epochs) is augmented from ``(seed, i)``. With ``class_weight``
-    each batch also carries the weights of its labels (Keras takes no ``class_weight`` with
-    a ``PyDataset``).
+    The ``i``-th image of the stream (counted over epochs) is augmented from ``(seed, i)``.
+    With ``class_weight`` each batch also carries its labels' weights (Keras takes no
+    ``class_weight`` with a ``PyDataset``).
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
                  augmentation: str | None = None, class_weight: dict[int, float] | None = None):
-        super().__init__()
-        self.x, self.y = x.astype(np.float32), y.astype(np.int32)
-        self.batch_size, self.seed, self.augmentation = int(batch_size), int(seed), augmentation
+        super().__init__(images, np.asarray(labels).astype(np.int32), batch_size=batch_size,
+                         seed=seed, drop_remainder=False)
+        self.augmentation = None if augmentation is None else check_method(augmentation)
         self.weights = None
         if class_weight is not None:
-            self.weights = np.array([class_weight.get(k, 1.0) for k in range(int(self.y.max()) + 1)],
+            self.weights = np.array([class_weight.get(k, 1.0) for k in range(int(self.labels.max()) + 1)],
                                     np.float32)
-        self.epoch = 0
-        self.order = self._permutation()
-
-    def _permutation(self) -> np.ndarray:
-        return np.random.default_rng((self.seed, self.epoch)).permutation(len(self.x))
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.batch_size)
 
     def __getitem__(self, index: int):
-        start = index * self.batch_size
-        rows = self.order[start:start + self.batch_size]
-        images, labels = self.x[rows], self.y[rows]
+        images, labels = super().__getitem__(index)
         if self.augmentation is not None:
-            images = augment_array_batch(images, self.augmentation, self.seed,
-                                         first_index=self.epoch * len(self.x) + start)
-        if self.weights is None:
-            return images, labels
-        return images, labels, self.weights[labels]
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self.order = self._permutation()
+            first = self.epoch * len(self.images) + index * self.batch_size
+            images = augment_array_batch(images, self.augmentation, self.seed, first_index=first)
+        return (images, labels) if self.weights is None else (images, labels, self.weights[labels])
 
 
 def train_classifier(
@@ -205,10 +189,10 @@ def train_classifier(
     bar = [] if progress is None or verbose else [
         EpochProgress(progress, monitor=("loss", "accuracy", "val_accuracy", BALANCED_ACCURACY))]
     if keras.backend.backend() == "tensorflow":
-        stream = dict(x=training_dataset(x, y, batch_size, seed, augmentation),
-                      steps_per_epoch=math.ceil(len(x) / batch_size), class_weight=class_weight)
+        stream = {"x": training_dataset(x, y, batch_size, seed, augmentation),
+                  "steps_per_epoch": math.ceil(len(x) / batch_size), "class_weight": class_weight}
     else:
-        stream = dict(x=ShuffledBatches(x, y, batch_size, seed, augmentation, class_weight))
+        stream = {"x": ClassifierBatches(x, y, batch_size, seed, augmentation, class_weight)}
     history = model.fit(
         **stream,
         epochs=epochs,

@@ -10,11 +10,16 @@ from cxr_keras.augment import METHODS, augment_images, gan_balance
 from cxr_keras.augment.array_ops import augment_array_batch, resize_bilinear
 from cxr_keras.metrics.conversions import resize_images
 
-tf = pytest.importorskip("tensorflow")
-from cxr_keras.augment.tensorflow_ops import augment_dataset, augment_images_tf  # noqa: E402
+try:
+    import tensorflow as tf
+
+    from cxr_keras.augment.tensorflow_ops import augment_dataset, augment_images_tf
+except ImportError:  # a JAX or PyTorch machine without TensorFlow: the numpy forms alone
+    tf = augment_dataset = augment_images_tf = None
+needs_tensorflow = pytest.mark.skipif(tf is None, reason="TensorFlow is not installed")
 
 # Every property holds for both forms: TensorFlow's ops and the numpy ones used off TensorFlow.
-IMPLEMENTATIONS = {"tensorflow": augment_images_tf, "array": augment_array_batch}
+IMPLEMENTATIONS = {"array": augment_array_batch, **({"tensorflow": augment_images_tf} if tf else {})}
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
@@ -94,6 +99,7 @@ def test_contrast_scales_spread_around_the_mean(augment_with):
     assert ratio.max() - ratio.min() > 0.05
 
 
+@needs_tensorflow
 def test_augment_dataset_keeps_labels_and_rejects_batches():
     x = _images(n=4)
     y = np.arange(4)
@@ -116,7 +122,10 @@ def test_augment_images_uses_the_ops_of_the_backend():
     import keras
 
     x = _images(n=8)
-    expected = augment_images_tf if keras.backend.backend() == "tensorflow" else augment_array_batch
+    if keras.backend.backend() == "tensorflow":
+        expected = augment_images_tf
+    else:
+        expected = augment_array_batch
     np.testing.assert_array_equal(augment_images(x, "crop", seed=5), expected(x, "crop", seed=5))
     with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
         augment_images(x[0], "flip", seed=0)
@@ -128,6 +137,7 @@ def test_array_stream_offsets_give_the_draws_of_one_long_batch():
     np.testing.assert_array_equal(augment_array_batch(x[5:], "contrast", seed=2, first_index=5), whole[5:])
 
 
+@needs_tensorflow
 @pytest.mark.parametrize("shape, size", [((3, 9, 7, 2), (16, 12)), ((2, 32, 32, 1), (20, 20))])
 def test_resizes_match_tf_image_resize(shape, size):
     x = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
@@ -156,3 +166,12 @@ def test_gan_balance_errors():
         gan_balance(x, y, np.zeros((5, 8, 8, 1), np.float32), target_class=0)
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         gan_balance(x, y, np.full((5, 16, 16, 1), 255.0, np.float32), target_class=0)
+
+
+@pytest.mark.parametrize("size", [(16, 12), (20, 20)])
+def test_resize_images_on_the_backend_matches_the_array_resize(size):
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 9, 7, 1)).astype(np.float32)
+    expected = np.stack([resize_bilinear(i, *size) for i in x])
+    np.testing.assert_allclose(resize_images(x, size), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="NHWC"):
+        resize_images(x[0], size)

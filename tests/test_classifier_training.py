@@ -10,7 +10,7 @@ import pytest
 
 from cxr_keras.classifier_training import (
     BALANCED_ACCURACY,
-    ShuffledBatches,
+    ClassifierBatches,
     SigmoidDecay,
     StopOnDivergingLoss,
     TrainingDivergedError,
@@ -148,16 +148,15 @@ def test_sigmoid_decay_starts_at_the_initial_rate_and_decays_monotonically():
     assert rates[-1] < 0.01 * rates[0]
 
 
-def test_shuffled_batches_visit_every_image_once_an_epoch_in_a_seeded_order():
+def test_classifier_batches_visit_every_image_once_an_epoch_in_a_seeded_order():
     x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1) / 10
     y = np.array([0, 1] * 5)
-    stream = ShuffledBatches(x, y, batch_size=4, seed=3, class_weight={0: 1.0, 1: 3.0})
+    stream = ClassifierBatches(x, y, batch_size=4, seed=3, class_weight={0: 1.0, 1: 3.0})
     assert len(stream) == 3
 
     def epoch():
-        batches = [stream[i] for i in range(len(stream))]
-        stream.on_epoch_end()
-        return batches
+        stream.on_epoch_begin()
+        return [stream[i] for i in range(len(stream))]
 
     first, second = epoch(), epoch()
     order = [np.concatenate([b[0].ravel() for b in e]) for e in (first, second)]
@@ -166,14 +165,17 @@ def test_shuffled_batches_visit_every_image_once_an_epoch_in_a_seeded_order():
     for images, labels, weights in first:
         np.testing.assert_array_equal(labels, np.round(images.ravel() * 10).astype(int) % 2)
         np.testing.assert_array_equal(weights, np.where(labels == 1, 3.0, 1.0))
-    again = ShuffledBatches(x, y, batch_size=4, seed=3)
+    again = ClassifierBatches(x, y, batch_size=4, seed=3)
     np.testing.assert_array_equal(np.concatenate([again[i][0] for i in range(3)]).ravel(), order[0])
 
 
-def test_shuffled_batches_augment_with_fresh_draws_every_epoch():
-    x = np.zeros((6, 4, 4, 1), np.float32)
-    stream = ShuffledBatches(x, np.zeros(6, int), batch_size=6, seed=0, augmentation="brightness")
-    first = stream[0][0]
-    stream.on_epoch_end()
-    offsets = [first[:, 0, 0, 0], stream[0][0][:, 0, 0, 0]]
-    assert len(np.unique(offsets[0])) == 6 and not np.allclose(np.sort(offsets[0]), np.sort(offsets[1]))
+def test_classifier_batches_augment_with_fresh_draws_every_epoch():
+    stream = ClassifierBatches(np.zeros((6, 4, 4, 1), np.float32), np.zeros(6, int), batch_size=6,
+                               seed=0, augmentation="brightness")
+    stream.on_epoch_begin()
+    first = stream[0][0][:, 0, 0, 0]
+    stream.on_epoch_begin()
+    second = stream[0][0][:, 0, 0, 0]
+    assert len(np.unique(first)) == 6 and not np.allclose(np.sort(first), np.sort(second))
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        ClassifierBatches(np.zeros((2, 4, 4, 1)), np.zeros(2, int), 2, 0, augmentation="rotate")

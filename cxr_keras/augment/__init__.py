@@ -14,7 +14,12 @@ import numpy as np
 
 from cxr_keras.augment.array_ops import augment_array_batch
 from cxr_keras.augment.methods import (
-    BRIGHTNESS_DELTA, CLIP_RANGE, CONTRAST_RANGE, CROP_MAX_ZOOM, METHODS, check_method,
+    BRIGHTNESS_DELTA,
+    CLIP_RANGE,
+    CONTRAST_RANGE,
+    CROP_MAX_ZOOM,
+    METHODS,
+    check_method,
 )
 
 

@@ -15,7 +15,11 @@ from collections.abc import Callable
 import numpy as np
 
 from cxr_keras.augment.methods import (
-    BRIGHTNESS_DELTA, CLIP_RANGE, CONTRAST_RANGE, CROP_MAX_ZOOM, check_method,
+    BRIGHTNESS_DELTA,
+    CLIP_RANGE,
+    CONTRAST_RANGE,
+    CROP_MAX_ZOOM,
+    check_method,
 )
 
 

@@ -15,7 +15,11 @@ import numpy as np
 import tensorflow as tf
 
 from cxr_keras.augment.methods import (
-    BRIGHTNESS_DELTA, CLIP_RANGE, CONTRAST_RANGE, CROP_MAX_ZOOM, check_method,
+    BRIGHTNESS_DELTA,
+    CLIP_RANGE,
+    CONTRAST_RANGE,
+    CROP_MAX_ZOOM,
+    check_method,
 )
 
 
