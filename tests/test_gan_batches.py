@@ -49,6 +49,16 @@ def test_remainder_labels_and_small_sets():
         ShuffledBatches(_images(), batch_size=4)[2]
 
 
+def test_shards_split_every_batch_of_one_global_order():
+    whole = ShuffledBatches(_images(), batch_size=4, seed=7, shard=(0, 1))
+    halves = [ShuffledBatches(_images(), batch_size=4, seed=7, shard=(i, 2)) for i in range(2)]
+    for index in range(len(whole)):
+        np.testing.assert_array_equal(np.concatenate([h[index] for h in halves]), whole[index])
+    assert ShuffledBatches(_images(), batch_size=4).shard_count == 1  # one process: no split
+    with pytest.raises(ValueError, match="batch_size divisible by 3"):
+        ShuffledBatches(_images(), batch_size=4, shard=(0, 3))
+
+
 def test_fit_moves_to_the_next_epoch_order_each_epoch():
     seen = []
 

@@ -1,5 +1,6 @@
 """GAN training engine shared by the four papers: model, callbacks, checkpoints, generation."""
 
+from cxr_keras.gan.backend import data_parallel
 from cxr_keras.gan.batches import ShuffledBatches
 from cxr_keras.gan.callbacks import (
     EpochProgress,
@@ -26,6 +27,7 @@ __all__ = [
     "ShuffledBatches",
     "StopOnNonFinite",
     "TrainingOptions",
+    "data_parallel",
     "latent_vectors",
     "latest_checkpoint",
     "restore_checkpoint",

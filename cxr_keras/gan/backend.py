@@ -65,6 +65,37 @@ class ReplicaSeedGenerator(keras.random.SeedGenerator):
         return seed + ops.cast(ops.stack([0, offset]), seed.dtype)
 
 
+def data_parallel(devices=None):
+    """A ``keras.distribution.DataParallel`` over ``devices`` (default: every device JAX sees,
+    across processes after ``keras.distribution.initialize``), for
+    ``keras.distribution.set_distribution`` before the GAN is built.
+
+    JAX only (on TensorFlow, build under a ``tf.distribute`` strategy instead). Each global
+    batch is split over the devices and the weights are replicated; the step is the same
+    global computation, so it matches a single-device step up to float rounding. Over several
+    processes each one feeds its own slice of every batch (:class:`ShuffledBatches` does so by
+    itself, see :func:`process_shard`), so Keras' tf.data auto-sharding is switched off.
+    """
+    if BACKEND != "jax":
+        raise NotImplementedError(
+            f"keras.distribution data parallelism is the JAX backend's, not {BACKEND!r}'s; on "
+            "TensorFlow build the GAN under tf.distribute.MirroredStrategy and pass strategy=")
+    distribution = keras.distribution.DataParallel(devices=devices or keras.distribution.list_devices())
+    if process_shard()[1] > 1:
+        distribution.auto_shard_dataset = False
+    return distribution
+
+
+def process_shard() -> tuple[int, int]:
+    """(this process's index, the number of processes) of a multi-process JAX run; (0, 1)
+    otherwise."""
+    if BACKEND != "jax":
+        return 0, 1
+    import jax
+
+    return jax.process_index(), jax.process_count()
+
+
 def strategy_scope(model):
     """``model.distribute_strategy.scope()`` under TensorFlow; nothing to enter elsewhere."""
     if BACKEND == "tensorflow":

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from cxr_keras.fingerprint import array_digest
+from cxr_keras.gan.backend import process_shard
 
 
 def _as_images(images) -> np.ndarray:
@@ -49,6 +50,9 @@ class ShuffledBatches(keras.utils.PyDataset):
         seed: seed of the shuffle; epoch ``e`` uses the permutation drawn from ``(seed, e)``.
         drop_remainder: drop the short last batch (every batch then has ``batch_size`` images).
         initial_epoch: the 0-based epoch whose batches the first ``fit`` epoch gets.
+        shard: (index, count): serve only slice ``index`` of ``count`` equal slices of every
+            batch; default :func:`cxr_keras.gan.backend.process_shard`, i.e. this process's
+            slice in a multi-process JAX run (every process draws the same global order).
 
     Each ``fit`` epoch moves to the next epoch's order: ``on_epoch_begin`` moves on when an
     earlier ``on_epoch_begin`` has been followed by all of that epoch's batches. (TensorFlow's
@@ -63,7 +67,8 @@ class ShuffledBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, images, labels=None, batch_size: int = 32, seed: int = 0,
-                 drop_remainder: bool = True, initial_epoch: int = 0):
+                 drop_remainder: bool = True, initial_epoch: int = 0,
+                 shard: tuple[int, int] | None = None):
         super().__init__()
         self.images = _as_images(images)
         self.labels = _as_labels(labels, len(self.images))
@@ -72,6 +77,11 @@ class ShuffledBatches(keras.utils.PyDataset):
         self.batch_size = min(int(batch_size), len(self.images))
         self.seed = int(seed)
         self.drop_remainder = bool(drop_remainder)
+        self.shard_index, self.shard_count = process_shard() if shard is None else map(int, shard)
+        if not 0 <= self.shard_index < self.shard_count or self.batch_size % self.shard_count:
+            raise ValueError(
+                f"shard {self.shard_index} of {self.shard_count} needs a batch_size divisible by "
+                f"{self.shard_count} (got {self.batch_size}): choose a multiple of the process count")
         self.start_at(initial_epoch)
 
     def start_at(self, epoch: int) -> None:
@@ -96,6 +106,8 @@ class ShuffledBatches(keras.utils.PyDataset):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches")
         self._served += 1
         chosen = self.order(self.epoch)[index * self.batch_size:(index + 1) * self.batch_size]
+        if self.shard_count > 1:
+            chosen = np.array_split(chosen, self.shard_count)[self.shard_index]
         if self.labels is None:
             return self.images[chosen]
         return self.images[chosen], self.labels[chosen]
