@@ -15,15 +15,16 @@ FID_WEIGHTS := .cache/fid_inception_v3.weights.npz
         reproduce-all reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi \
         reproduce-pneumoniamnist
 
-# Idempotent: reinstalls only when pyproject.toml changed. The Jupyter kernel `cxr-keras` for
-# interactive use goes inside the venv (the user's own kernels are left alone); the runner
-# defines its kernel from this interpreter and needs none installed.
+# Idempotent: reinstalls only when pyproject.toml changed. JAX's CPU wheels (the [jax] extra,
+# about 0.7 GB) come with it: `make test` runs the backend suite on JAX too. The Jupyter kernel
+# `cxr-keras` for interactive use goes inside the venv (the user's own kernels are left alone);
+# the runner defines its kernel from this interpreter and needs none installed.
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,jax]'
 	$(PY) -m ipykernel install --sys-prefix --name cxr-keras \
 	    --display-name "Python 3 (cxr-keras)" >/dev/null
 	touch $(STAMP)
@@ -39,22 +40,21 @@ $(FID_WEIGHTS): | $(STAMP)
 PYTEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
+# The whole suite on TensorFlow (one notebook smoke on JAX without TensorFlow among it), then
+# the backend-relevant unit tests on JAX.
 test: setup fid-weights
 	$(PYTEST)
+	$(MAKE) --no-print-directory test-jax
 
 # The backend-relevant unit tests (GAN engine, checkpoints, resume, models, layer equalities,
-# metrics) with KERAS_BACKEND=jax; the JAX CPU wheels (about 0.7 GB) are installed on first use.
-JAX_STAMP := $(VENV)/.installed-jax
+# metrics, classifier training) with KERAS_BACKEND=jax.
 BACKEND_TESTS := tests/test_gan_backends.py tests/test_gan_training.py tests/test_gan_checkpoint.py \
     tests/test_gan_resume.py tests/test_gan_small_data.py tests/test_gan_batches.py \
     tests/test_gan_generate.py tests/test_models.py tests/test_models_sub_pixel.py \
-    tests/test_metrics_frechet.py
-$(JAX_STAMP): pyproject.toml | $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,jax]'
-	touch $(JAX_STAMP)
-
-test-jax: $(JAX_STAMP) fid-weights
-	KERAS_BACKEND=jax $(PY) -m pytest -q -m "not notebook and not faults" $(BACKEND_TESTS)
+    tests/test_metrics_frechet.py tests/test_classifier_training.py tests/test_augment.py
+test-jax: setup fid-weights
+	$(PY) -c "import jax" 2>/dev/null || $(PY) -m pip install --quiet -e '.[dev,jax]'
+	KERAS_BACKEND=jax $(PYTEST) -m "not notebook and not faults" $(BACKEND_TESTS)
 
 # The same tests on PyTorch, installed on demand from PyPI (several GB): not part of `make test`.
 test-torch: setup fid-weights

@@ -194,6 +194,27 @@ def test_smoke_profile_on_the_real_samples(paper, tmp_path):
         assert str(root.resolve()) in manifest  # the runner makes --data absolute
 
 
+# The notebook `make test` also runs on JAX, with TensorFlow hidden from its kernel as on a
+# GPU machine without it: the cheapest smoke (86 s here); Kermany's and Ng & Gubbi's run so too
+# (README, Backends).
+JAX_SMOKE = "pneumoniamnist"
+
+
+def test_a_smoke_run_on_jax_without_tensorflow(tmp_path, monkeypatch):
+    pytest.importorskip("jax", reason="the JAX backend is not installed (pip install -e '.[jax]')")
+    hidden = tmp_path / "hide-tensorflow" / "tensorflow"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text(
+        "raise ImportError('TensorFlow is hidden: this run checks the kit without it')\n")
+    monkeypatch.setenv("PYTHONPATH", str(hidden.parent))
+    data = shared_data_root() or "phantoms"
+    # jitted, not --eager: op by op, JAX is slower than compiling even at smoke size
+    assert pipeline.main(["run", JAX_SMOKE, "--profile", "smoke", "--backend", "jax", "--out",
+                          str(tmp_path), "--data", str(data)]) == 0
+    run = _check_results(tmp_path / JAX_SMOKE / "smoke", JAX_SMOKE)
+    assert run["backend"] == "jax"  # and no cell imported TensorFlow: that raises, and fails the run
+
+
 def _fixture_notebook(folder, body):
     """Write notebooks/01_fixture.ipynb: a tagged parameters cell, then `body`."""
     parameters = new_code_cell("out_dir = 'unset'\nvalue = 1")
