@@ -86,7 +86,9 @@ def test_generate_is_reproducible_and_in_range():
     images = gan.generate(10, seed=5, batch_size=4)
     assert images.shape == (10, 16, 16, 1) and images.dtype == np.float32
     assert images.min() >= -1.0 and images.max() <= 1.0
-    np.testing.assert_array_equal(images, gan.generate(10, seed=5, batch_size=7))
+    np.testing.assert_array_equal(images, gan.generate(10, seed=5, batch_size=4))
+    # the same noise in other batches: equal up to the float rounding of other matmul blockings
+    np.testing.assert_allclose(images, gan.generate(10, seed=5, batch_size=7), rtol=0, atol=1e-6)
     assert not np.array_equal(images, gan.generate(10, seed=6))
     with pytest.raises(ValueError, match="only accepted by ConditionalGAN"):
         gan.generate(2, labels=[0, 1])
