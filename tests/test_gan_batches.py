@@ -57,6 +57,8 @@ def test_shards_split_every_batch_of_one_global_order():
     assert ShuffledBatches(_images(), batch_size=4).shard_count == 1  # one process: no split
     with pytest.raises(ValueError, match="batch_size divisible by 3"):
         ShuffledBatches(_images(), batch_size=4, shard=(0, 3))
+    with pytest.raises(ValueError, match=r"0 <= index < count, got \(2, 2\)"):
+        ShuffledBatches(_images(), batch_size=4, shard=(2, 2))
 
 
 def test_fit_moves_to_the_next_epoch_order_each_epoch():

@@ -78,7 +78,10 @@ class ShuffledBatches(keras.utils.PyDataset):
         self.seed = int(seed)
         self.drop_remainder = bool(drop_remainder)
         self.shard_index, self.shard_count = process_shard() if shard is None else map(int, shard)
-        if not 0 <= self.shard_index < self.shard_count or self.batch_size % self.shard_count:
+        if not 0 <= self.shard_index < self.shard_count:
+            raise ValueError(f"shard must be (index, count) with 0 <= index < count, got "
+                             f"({self.shard_index}, {self.shard_count})")
+        if self.batch_size % self.shard_count:
             raise ValueError(
                 f"shard {self.shard_index} of {self.shard_count} needs a batch_size divisible by "
                 f"{self.shard_count} (got {self.batch_size}): choose a multiple of the process count")
