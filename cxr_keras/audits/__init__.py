@@ -4,9 +4,11 @@ from cxr_keras.audits.leakage import overlap_summary, patient_disjoint_split, pa
 from cxr_keras.audits.mitigation import MITIGATIONS, histogram_match, lung_field_crop, mitigate
 from cxr_keras.audits.shortcut import (
     SHORTCUT_AUC,
+    non_disease_views,
     shortcut_audit,
     shortcut_caveat,
     shortcut_claim,
+    shortcut_claim_row,
     view_features,
 )
 
@@ -16,11 +18,13 @@ __all__ = [
     "histogram_match",
     "lung_field_crop",
     "mitigate",
+    "non_disease_views",
     "overlap_summary",
     "patient_disjoint_split",
     "patient_overlap",
     "shortcut_audit",
     "shortcut_caveat",
     "shortcut_claim",
+    "shortcut_claim_row",
     "view_features",
 ]

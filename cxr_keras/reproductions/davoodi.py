@@ -28,8 +28,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from cxr_keras.audits import SHORTCUT_AUC, shortcut_caveat, shortcut_claim
-from cxr_keras.audits.shortcut import REFERENCE_VIEW
+from cxr_keras.audits import non_disease_views, shortcut_caveat, shortcut_claim_row
 from cxr_keras.classifier_training import train_or_load_classifier
 from cxr_keras.data import DavoodiCovidDataset, PhantomDataset
 from cxr_keras.data.schema import DatasetError
@@ -303,7 +302,7 @@ def claims(folds: pd.DataFrame, table: pd.DataFrame, quality: pd.DataFrame | Non
     :func:`~cxr_keras.reproductions.verdicts.claims_frame`: :func:`synthetic_claims` (with the
     GANs' health verdict ``generator``), covid's sensitivity per train set, FID over training
     and, with a shortcut ``audit`` (:func:`cxr_keras.audits.davoodi.audit_dataset` rows of one
-    mitigation), :func:`shortcut_claim_row`; when the audit flags a source shortcut, the covid
+    mitigation), :func:`cxr_keras.audits.shortcut_claim_row`; when the audit flags a source shortcut, the covid
     claims' measure carries :func:`cxr_keras.audits.shortcut_caveat` with its numbers."""
     rows = synthetic_claims(folds, table, generator)
     flagged = audit is not None and bool(non_disease_views(audit)["source_shortcut"].astype(bool).any())
@@ -328,25 +327,6 @@ def claims(folds: pd.DataFrame, table: pd.DataFrame, quality: pd.DataFrame | Non
     if audit is not None:
         rows.append(shortcut_claim_row(audit))
     return claims_frame(rows)
-
-
-def non_disease_views(audit: pd.DataFrame) -> pd.DataFrame:
-    """The rows of a shortcut audit that hold no disease information (all but the full image)."""
-    return audit[audit["view"] != REFERENCE_VIEW]
-
-
-def shortcut_claim_row(audit: pd.DataFrame) -> dict:
-    """:func:`cxr_keras.audits.shortcut_claim` as a ``claim_row``: the highest AUC of covid vs
-    the rest from a non-disease view, against the shortcut threshold; it holds when no view
-    flags a source shortcut."""
-    views = non_disease_views(audit)
-    if views.empty:
-        raise ValueError("the shortcut audit has no non-disease view; pass audit_dataset rows")
-    worst = views.loc[views["auc_low"].idxmax()]
-    return claim_row(shortcut_claim(views)["claim"].iat[0], f"highest {worst['positive_class']}-vs-rest AUC of a non-disease view "
-                     f"({worst['view']}) vs the shortcut threshold",
-                     (worst["auc"], worst["auc_low"], worst["auc_high"]),
-                     held=not bool(views["source_shortcut"].astype(bool).any()), versus=SHORTCUT_AUC)
 
 
 def caveats(folds: pd.DataFrame, table: pd.DataFrame, n_test: int,
