@@ -113,7 +113,7 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
     """
     import tensorflow as tf
 
-    from cxr_keras.augment.tensorflow_ops import augment_dataset
+    from cxr_keras.augment.tensorflow_ops import augment_dataset  # TF backend only
 
     dataset = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int32)))
     dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()

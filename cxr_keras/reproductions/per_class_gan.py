@@ -29,6 +29,7 @@ import pandas as pd
 from cxr_keras import metrics
 from cxr_keras.fingerprint import canonical
 from cxr_keras.gan import EpochProgress, train_gan
+from cxr_keras.gan.batches import ShuffledBatches
 from cxr_keras.metrics.generative import knn_radii
 from cxr_keras.metrics.memorization import nearest_neighbours
 
@@ -111,8 +112,6 @@ def class_epochs_for(n_images: int, epochs: int, batch_size: int, min_updates: i
 def image_batches(images: np.ndarray, batch_size: int, seed: int = 0):
     """Shuffled batches of ``images`` in an order fixed by ``seed`` and the epoch, so a resumed
     GAN sees the batches of an uninterrupted one (a short last batch is dropped when possible)."""
-    from cxr_keras.gan.batches import ShuffledBatches
-
     return ShuffledBatches(images, batch_size=batch_size, seed=seed)
 
 
