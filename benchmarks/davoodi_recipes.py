@@ -20,6 +20,7 @@ reference's. The full table goes to ``--out/gan_health.csv``. The CPU may be sha
 
     nice .venv/bin/python benchmarks/davoodi_recipes.py [--epochs 40] [--holdout 40]
         [--recipes paper kit] [--classes covid normal] [--out /tmp/davoodi_recipes]
+        [--candidate ms3='{"batch_size": 8, "mode_seeking": 3.0}' --kit ms3]
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import pandas as pd
 import yaml
+from candidates import parse_candidates
 
 from cxr_keras.data import DavoodiCovidDataset
 from cxr_keras.data.davoodi import DAVOODI_TRAIN_COUNTS
@@ -73,13 +75,20 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40, help="GAN epochs per class (cpu profile: 40)")
     parser.add_argument("--holdout", type=int, default=40, help="held-out test images per class")
-    parser.add_argument("--recipes", nargs="+", default=None, help="names in the cpu profile's gan_recipes")
+    parser.add_argument("--recipes", nargs="+", default=None, help="names in the cpu profile's gan_recipes or given with --candidate")
     parser.add_argument("--classes", nargs="+", default=None, help="train and measure only these classes")
     parser.add_argument("--feature-epochs", type=int, default=5, help="CXR feature classifier epochs")
+    parser.add_argument("--candidate", action="append", default=[],
+                        help="name=JSON: one more recipe to try (repeatable)")
+    parser.add_argument("--kit", default="kit",
+                        help="the recipe held against the paper's in issue 11's test (default kit)")
     parser.add_argument("--out", default="/tmp/davoodi_recipes")
     args = parser.parse_args(argv)
-    recipes = cpu_recipes()
+    recipes = {**cpu_recipes(), **parse_candidates(args.candidate)}
     names = args.recipes or list(recipes)
+    if unknown := sorted(set(names) - set(recipes)):
+        raise SystemExit(f"--recipes: unknown {unknown}; choose from {sorted(recipes)} or add "
+                         "one with --candidate name=JSON")
     out = Path(args.out)
     classes, (x_train, y_train), (x_test, y_test) = load(args.holdout)
     train = per_class_gan.images_by_class(x_train, y_train, classes)
@@ -112,11 +121,11 @@ def main(argv=None) -> None:
             timing.append({"gan": f"{cls} / {name}", "steps": steps, "seconds": seconds / len(classes)})
         print(f"{name}: trained in {seconds:.0f} s; recipe {recipes[name]}", flush=True)
     table = measure_gan_health(samples, embedders, out).merge(pd.DataFrame(timing), on="gan")
-    report(table, classes, names)
+    report(table, classes, names, args.kit)
 
 
-def report(table: pd.DataFrame, classes, names) -> None:
-    """Print the per-class figures and issue 11's test for the kit recipe."""
+def report(table: pd.DataFrame, classes, names, kit_name: str = "kit") -> None:
+    """Print the per-class figures and issue 11's test for the ``kit_name`` recipe."""
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 40)
     rows = []
@@ -128,15 +137,15 @@ def report(table: pd.DataFrame, classes, names) -> None:
                          **{metric.replace("inception_", "i"): row[f"{metric}{kind}"] for metric in SHOWN}})
     print(pd.DataFrame(rows).round(3).to_string(index=False))
     indexed = table.set_index("gan")
-    if not {"paper", "kit"} <= set(names):
+    if not {"paper", kit_name} <= set(names):
         return
     for cls in classes:
-        kit, paper = indexed.loc[f"{cls} / kit"], indexed.loc[f"{cls} / paper"]
+        kit, paper = indexed.loc[f"{cls} / {kit_name}"], indexed.loc[f"{cls} / paper"]
         diverse = min(kit["cxr_diversity"], kit["inception_2048_diversity"]) >= 0.7
         kid = kit["inception_2048_kid"]
         met = (diverse and kid <= 0.5 * paper["inception_2048_kid"]
                and kid < kit["inception_2048_kid_collapsed"])
-        print(f"{cls}: kit {kit['verdict']} / paper {paper['verdict']}; kit diversity cxr "
+        print(f"{cls}: {kit_name} {kit['verdict']} / paper {paper['verdict']}; kit diversity cxr "
               f"{kit['cxr_diversity']:.2f} inception {kit['inception_2048_diversity']:.2f}; "
               f"KID(2048) kit {kid:.3f} paper {paper['inception_2048_kid']:.3f} collapsed "
               f"{kit['inception_2048_kid_collapsed']:.3f} floor {kit['inception_2048_kid_floor']:.3f}"

@@ -26,7 +26,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -36,6 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd
+from candidates import parse_candidates
 
 from cxr_keras.paths import shared_data_root
 from cxr_keras.pipeline.parameters import load_profile
@@ -55,14 +55,8 @@ SHOWN = ("fid", "kid", "precision", "recall", "density", "coverage", "diversity"
 
 def candidates(profile: dict, extra=()) -> dict:
     """The profile's recipes, ``davoodi_plain`` and each ``name=JSON`` of ``extra``."""
-    recipes = {**profile["gan_recipes"], "davoodi_plain": {"architecture": "davoodi", "channels": 1}}
-    for item in extra:
-        name, _, text = item.partition("=")
-        try:
-            recipes[name] = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise SystemExit(f"--candidate {item!r}: not name=<JSON recipe> ({error})") from error
-    return recipes
+    return {**profile["gan_recipes"], "davoodi_plain": {"architecture": "davoodi", "channels": 1},
+            **parse_candidates(extra)}
 
 
 def parse_runs(text: str, recipes: dict, default_epochs: int) -> list[tuple[str, int]]:
