@@ -1,0 +1,141 @@
+"""Where a GAN step's time goes: each layer's forward + backward pass timed on its own (TF, CPU).
+
+For one paper's networks (``--architecture``, default 64 px, batch 32) every single-input layer
+of G and D is run alone on random inputs of its own shape: forward, then the gradients with
+respect to its input and its weights, compiled with ``tf.function``. The layer times are
+weighted by how often the GAN step runs each network (the FLOP model of ``gan_step.py``: D
+forward + backward on 3 B images, G on B images plus a forward pass on B more, so 3 and 4/3
+of a forward + backward on B) and set beside one measured ``GAN.train_step`` and the conv
+probe, timed in alternation with the layers. The table gives each layer's GFLOP/s as a share
+of the probe's rate and of the step's time; the summary gives the share of the step spent in
+each kind of layer and what %conv the step would reach if every layer with FLOPs ran at the
+probe's rate. That is the measured answer to "why is this paper's step below 70% of conv".
+
+Usage::
+
+    python benchmarks/layer_speed.py --architecture ng_gubbi
+    python benchmarks/layer_speed.py --architecture salehinejad --sub-pixel --steps 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import keras
+import tensorflow as tf
+from gan_step import CHANNELS, conv_probe, gan_step_fn, layer_macs, median_step_times
+
+from cxr_keras.models import GAN_ARCHITECTURES, build_gan_pair
+
+STEP_WEIGHT = {"generator": 4 / 3, "discriminator": 3.0}
+TARGET = 0.70
+
+
+def timed_layers(model):
+    """The layers of ``model`` that take one float tensor, so they can be timed alone."""
+    chosen = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        inputs = layer.input
+        if isinstance(inputs, (list, tuple)) or "int" in str(inputs.dtype):
+            continue
+        chosen.append(layer)
+    return chosen
+
+
+def layer_step(layer, batch: int):
+    """A callable running ``layer`` forward and backward (input and weight gradients)."""
+    x = tf.random.normal((batch, *layer.input.shape[1:]))
+    upstream = tf.random.normal((batch, *layer.output.shape[1:]))
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x, training=True) * upstream)
+        return tape.gradient(loss, [x, *layer.trainable_weights])[0]
+
+    return lambda: step().numpy()
+
+
+def layer_table(architecture: str, image_size: int, batch: int, steps: int, sub_pixel: bool):
+    """Rows (network, layer, kind, FLOPs, seconds) plus the step's and the probe's seconds."""
+    options = {"sub_pixel_upsampling": True} if sub_pixel else {}
+    generator, discriminator = build_gan_pair(architecture, image_size,
+                                              CHANNELS.get(architecture, 1), **options)
+    contenders, meta = {}, {}
+    for role, model in (("generator", generator), ("discriminator", discriminator)):
+        for layer in timed_layers(model):
+            key = f"{role}/{layer.name}"
+            contenders[key] = layer_step(layer, batch)
+            meta[key] = (role, layer.name, type(layer).__name__, 6.0 * batch * layer_macs(layer))
+    contenders["step"], step_flops = gan_step_fn(architecture, image_size, batch, "auto", **options)
+    probe, probe_flops = conv_probe(16, 64, 128)
+    contenders["probe"] = probe
+    seconds = median_step_times(contenders, steps)
+    rows = [(*meta[key], seconds[key]) for key in meta]
+    return rows, seconds["step"], step_flops, probe_flops / seconds["probe"] / 1e9
+
+
+def summarize(rows, step_seconds: float, step_flops: float, probe_rate: float) -> list[str]:
+    """Lines saying which kinds of layer hold the step below the target share of the probe."""
+    weighted = [(role, kind, flops * STEP_WEIGHT[role], seconds * STEP_WEIGHT[role])
+                for role, _, kind, flops, seconds in rows]
+    layer_seconds = sum(seconds for *_, seconds in weighted)
+    step_share = 100 * step_flops / step_seconds / 1e9 / probe_rate
+    lines = [(f"step: {step_seconds:.3f} s measured, {step_share:.0f}% of conv; layers alone, "
+              f"weighted as in the step: {layer_seconds:.3f} s "
+              f"({100 * layer_seconds / step_seconds:.0f}% of the step; the rest is the optimizers, "
+              "losses and the step's own overhead)")]
+    kinds = sorted({(role, kind) for role, kind, *_ in weighted})
+    for role, kind in kinds:
+        flops = sum(f for r, k, f, _ in weighted if (r, k) == (role, kind))
+        seconds = sum(s for r, k, _, s in weighted if (r, k) == (role, kind))
+        rate = f"{100 * flops / seconds / 1e9 / probe_rate:5.0f}% of conv" if flops else "  no FLOPs   "
+        lines.append(f"  {role:<14}{kind:<26}{100 * seconds / step_seconds:5.1f}% of the step, {rate}")
+    ideal = sum(f / 1e9 / probe_rate for *_, f, _ in weighted if f)
+    flopless = sum(s for _, _, f, s in weighted if not f)
+    rest = step_seconds - layer_seconds
+    best = step_flops / 1e9 / probe_rate / (ideal + flopless + max(rest, 0.0))
+    lines.append(f"if every layer with FLOPs ran at the probe's rate (the rest unchanged) the step "
+                 f"would reach {100 * best:.0f}% of conv (target {100 * TARGET:.0f}%)")
+    return lines
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--architecture", default="ng_gubbi",
+                        choices=sorted(name for name in GAN_ARCHITECTURES if "cgan" not in name))
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=3, help="timed repeats of each contender")
+    parser.add_argument("--sub-pixel", action="store_true",
+                        help="generators with sub_pixel_upsampling=True")
+    args = parser.parse_args(argv)
+    rows, step_seconds, step_flops, probe_rate = layer_table(
+        args.architecture, args.size, args.batch, args.steps, args.sub_pixel)
+    print(f"{args.architecture} {args.size} px, batch {args.batch}, sub-pixel {args.sub_pixel}; "
+          f"median of {args.steps} alternating runs; conv probe {probe_rate:.1f} GFLOP/s; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    header = (f"{'network':<14}{'layer':<22}{'kind':<26}{'GFLOP':>8}{'ms':>9}{'%conv':>7}"
+              f"{'%step':>7}")
+    print(header)
+    print("-" * len(header))
+    for role, name, kind, flops, seconds in rows:
+        share = 100 * seconds * STEP_WEIGHT[role] / step_seconds
+        rate = f"{100 * flops / seconds / 1e9 / probe_rate:6.0f}%" if flops else f"{'-':>7}"
+        print(f"{role:<14}{name:<22}{kind:<26}{flops / 1e9:>8.2f}{1000 * seconds:>9.1f}{rate}"
+              f"{share:>6.1f}%")
+    print("\n".join(summarize(rows, step_seconds, step_flops, probe_rate)))
+
+
+if __name__ == "__main__":
+    main()
