@@ -61,9 +61,10 @@ def layer_step(layer, batch: int):
         with tf.GradientTape() as tape:
             tape.watch(x)
             loss = tf.reduce_sum(layer(x, training=True) * upstream)
-        return tape.gradient(loss, [x, *layer.trainable_weights])[0]
+        return tape.gradient(loss, [x, *layer.trainable_weights])
 
-    return lambda: step().numpy()
+    # Every gradient is fetched: one left out would be pruned from the compiled graph.
+    return lambda: [gradient.numpy() for gradient in step()]
 
 
 def layer_table(architecture: str, image_size: int, batch: int, steps: int, sub_pixel: bool):

@@ -40,5 +40,7 @@ def test_only_single_float_input_layers_are_timed_and_their_step_runs():
         assert not kinds & {"InputLayer", "Embedding", "Concatenate"}, names
     assert "down_0" in [layer.name for layer in layer_speed.timed_layers(discriminator)]
     layer = next(layer for layer in generator.layers if layer.name == "up_0")
-    gradient = layer_speed.layer_step(layer, 2)()
-    assert gradient.shape == (2, *layer.input.shape[1:])
+    gradients = layer_speed.layer_step(layer, 2)()
+    assert [g.shape for g in gradients] == [(2, *layer.input.shape[1:]),
+                                            *(tuple(w.shape) for w in layer.trainable_weights)]
+    assert all(abs(g).sum() > 0 for g in gradients)

@@ -27,6 +27,7 @@ from cxr_keras.models import (
     salehinejad_generator,
 )
 from cxr_keras.models.classifiers import BN_MOMENTUM
+from cxr_keras.models.layers import tap_block_shape
 from tests.scripts.layer_equality import assert_same_tensors, outputs_and_gradients
 
 TINY = 32
@@ -184,6 +185,13 @@ def test_tapsum_conv_matches_conv2d_on_the_ng_gubbi_shape_within_1e_5():
     fast.set_weights(reference.get_weights())
     np.testing.assert_allclose(ops.convert_to_numpy(fast(x)), ops.convert_to_numpy(reference(x)),
                                atol=1e-5)
+
+
+def test_tapsum_blocks_tile_the_kernel_into_about_16_channels():
+    assert tap_block_shape((16, 16), 1) == (4, 4)  # Ng & Gubbi's output conv: 16 blocks
+    assert tap_block_shape((16, 16), 3) == (8, 8)  # 4 blocks x 3 filters = 12 channels
+    assert tap_block_shape((5, 3), 2) == (1, 3)  # 5 blocks x 2 filters = 10
+    assert tap_block_shape((5, 5), 1) == (1, 1)  # a prime kernel: every tap its own channel
 
 
 def test_tapsum_conv_rejects_strides():
