@@ -68,7 +68,7 @@ def layer_step(layer, batch: int):
 
 
 def layer_table(architecture: str, image_size: int, batch: int, steps: int, sub_pixel: bool):
-    """Rows (network, layer, kind, FLOPs, seconds) plus the step's and the probe's seconds."""
+    """Rows (network, layer, kind, FLOPs, seconds), the step's seconds and FLOPs, the probe's GFLOP/s."""
     options = {"sub_pixel_upsampling": True} if sub_pixel else {}
     generator, discriminator = build_gan_pair(architecture, image_size,
                                               CHANNELS.get(architecture, 1), **options)
