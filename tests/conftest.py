@@ -1,4 +1,5 @@
-"""Shared fixtures: the real-sample root (skip when absent) and tiny synthetic image folders."""
+"""Shared fixtures: the real-sample root (skip when absent), tiny synthetic image folders, and
+the runner's environment variables restored after every test."""
 
 from __future__ import annotations
 
@@ -13,6 +14,19 @@ import pytest
 from PIL import Image
 
 from cxr_keras.paths import shared_data_root
+from cxr_keras.pipeline.execution import EAGER_ENV
+
+
+@pytest.fixture(autouse=True)
+def restore_runner_environment(monkeypatch):
+    """``pipeline.main`` sets ``$KERAS_BACKEND`` (``--backend``) and ``$CXR_KERAS_EAGER`` for the
+    kernels it starts; put both back after each test, so that a ``--backend jax`` run cannot send
+    the next test's kernel in the same worker to JAX."""
+    for name in ("KERAS_BACKEND", EAGER_ENV):
+        present = name in os.environ
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # recorded: teardown restores it
+        if not present:
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")
