@@ -145,9 +145,9 @@ def report(table: pd.DataFrame, classes, names, kit_name: str = "kit") -> None:
         kid = kit["inception_2048_kid"]
         met = (diverse and kid <= 0.5 * paper["inception_2048_kid"]
                and kid < kit["inception_2048_kid_collapsed"])
-        print(f"{cls}: {kit_name} {kit['verdict']} / paper {paper['verdict']}; kit diversity cxr "
-              f"{kit['cxr_diversity']:.2f} inception {kit['inception_2048_diversity']:.2f}; "
-              f"KID(2048) kit {kid:.3f} paper {paper['inception_2048_kid']:.3f} collapsed "
+        print(f"{cls}: {kit_name} {kit['verdict']} / paper {paper['verdict']}; {kit_name} diversity "
+              f"cxr {kit['cxr_diversity']:.2f} inception {kit['inception_2048_diversity']:.2f}; "
+              f"KID(2048) {kit_name} {kid:.3f} paper {paper['inception_2048_kid']:.3f} collapsed "
               f"{kit['inception_2048_kid_collapsed']:.3f} floor {kit['inception_2048_kid_floor']:.3f}"
               f"; done-when {'met' if met and kit['verdict'] == 'healthy' else 'NOT met'}")
     print(table.groupby(table["gan"].str.split(" / ").str[1])["seconds"].sum().round(0).to_string())

@@ -14,7 +14,7 @@ Candidates (``CANDIDATES``; ``paper`` and ``kit`` are the profile's):
 * ``paper``: the paper's DCGAN (published-code variant), RGB, Adam 2e-4 / 0.5;
 * ``davoodi_plain``: Davoodi's smaller DCGAN in grayscale, no small-data options;
 * ``kit``: the profile's kit recipe (Davoodi's DCGAN in grayscale, batch 8, mode seeking, D at
-  a quarter of G's learning rate; the profile's comment says how it was chosen);
+  a quarter of G's learning rate, an EMA generator; the profile's comment says how it was chosen);
 * any other, named with ``--candidate name='{"architecture": "davoodi", ...}'`` (a recipe as
   the profile's ``gan_recipes`` hold them, ``batch_size`` included).
 
