@@ -10,11 +10,14 @@ probe, timed in alternation with the layers. The table gives each layer's GFLOP/
 of the probe's rate and of the step's time; the summary gives the share of the step spent in
 each kind of layer and what %conv the step would reach if every layer with FLOPs ran at the
 probe's rate. That is the measured answer to "why is this paper's step below 70% of conv".
+``--tap-blocks`` instead times each ``TapSumConv2D`` of the generator with every block shape
+that tiles its kernel (the same weights), marking the one ``tap_block_shape`` chooses.
 
 Usage::
 
     python benchmarks/layer_speed.py --architecture ng_gubbi
     python benchmarks/layer_speed.py --architecture salehinejad --sub-pixel --steps 5
+    python benchmarks/layer_speed.py --architecture ng_gubbi --tap-blocks  # TapSumConv2D blocks
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ import keras
 import tensorflow as tf
 from gan_step import CHANNELS, conv_probe, gan_step_fn, layer_macs, median_step_times
 
-from cxr_keras.models import GAN_ARCHITECTURES, build_gan_pair
+from cxr_keras.models import GAN_ARCHITECTURES, TapSumConv2D, build_gan_pair
+from cxr_keras.models.layers import tap_block_shape, tap_block_shapes
 
 STEP_WEIGHT = {"generator": 4 / 3, "discriminator": 3.0}
 TARGET = 0.70
@@ -85,6 +89,43 @@ def layer_table(architecture: str, image_size: int, batch: int, steps: int, sub_
     return rows, seconds["step"], step_flops, probe_flops / seconds["probe"] / 1e9
 
 
+def tap_block_layers(layer):
+    """A copy of the ``TapSumConv2D`` ``layer`` (same weights, same input) for each block shape
+    that tiles its kernel, keyed by ``(rows, cols)``."""
+    copies = {}
+    for block in tap_block_shapes(layer.kernel_size):
+        copy = TapSumConv2D.from_config({**layer.get_config(), "block_shape": block,
+                                         "name": f"{layer.name}_{block[0]}x{block[1]}"})
+        copy(keras.Input(layer.input.shape[1:]))
+        copy.set_weights(layer.get_weights())
+        copies[block] = copy
+    return copies
+
+
+def tap_block_table(architecture: str, image_size: int, batch: int, steps: int):
+    """Rows (layer, block, channels, FLOPs, seconds) for every block shape of every
+    ``TapSumConv2D`` in the architecture's generator, and the probe's GFLOP/s."""
+    generator, _ = build_gan_pair(architecture, image_size, CHANNELS.get(architecture, 1))
+    contenders, meta = {}, {}
+    for layer in generator.layers:
+        if not isinstance(layer, TapSumConv2D):
+            continue
+        chosen = tap_block_shape(layer.kernel_size, layer.filters)
+        for block, copy in tap_block_layers(layer).items():
+            blocks = (layer.kernel_size[0] // block[0]) * (layer.kernel_size[1] // block[1])
+            key = (layer.name, block)
+            contenders[key] = layer_step(copy, batch)
+            meta[key] = (layer.name, f"{block[0]}x{block[1]}{' (chosen)' if block == chosen else ''}",
+                         blocks * layer.filters, 6.0 * batch * layer_macs(layer))
+    if not contenders:
+        raise SystemExit(f"--tap-blocks: {architecture}'s generator has no TapSumConv2D layer "
+                         "(ng_gubbi's has one)")
+    probe, probe_flops = conv_probe(16, 64, 128)
+    contenders["probe"] = probe
+    seconds = median_step_times(contenders, steps)
+    return [(*meta[key], seconds[key]) for key in meta], probe_flops / seconds["probe"] / 1e9
+
+
 def summarize(rows, step_seconds: float, step_flops: float, probe_rate: float) -> list[str]:
     """Lines saying which kinds of layer hold the step below the target share of the probe."""
     weighted = [(role, kind, flops * STEP_WEIGHT[role], seconds * STEP_WEIGHT[role])
@@ -119,7 +160,18 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed repeats of each contender")
     parser.add_argument("--sub-pixel", action="store_true",
                         help="generators with sub_pixel_upsampling=True")
+    parser.add_argument("--tap-blocks", action="store_true",
+                        help="only the generator's TapSumConv2D layers, once per block shape")
     args = parser.parse_args(argv)
+    if args.tap_blocks:
+        rows, probe_rate = tap_block_table(args.architecture, args.size, args.batch, args.steps)
+        print(f"{args.architecture} {args.size} px, batch {args.batch}: TapSumConv2D forward + "
+              f"backward per block shape; median of {args.steps} alternating runs; conv probe "
+              f"{probe_rate:.1f} GFLOP/s")
+        for name, block, channels, flops, seconds in rows:
+            print(f"{name:<10}{block:<16}{channels:>4} channels{1000 * seconds:>9.1f} ms"
+                  f"{100 * flops / seconds / 1e9 / probe_rate:>6.0f}% of conv")
+        return
     rows, step_seconds, step_flops, probe_rate = layer_table(
         args.architecture, args.size, args.batch, args.steps, args.sub_pixel)
     print(f"{args.architecture} {args.size} px, batch {args.batch}, sub-pixel {args.sub_pixel}; "

@@ -194,6 +194,15 @@ def test_tapsum_blocks_tile_the_kernel_into_about_16_channels():
     assert tap_block_shape((5, 5), 1) == (1, 1)  # a prime kernel: every tap its own channel
 
 
+def test_tapsum_conv_takes_block_shapes_that_tile_the_kernel_only():
+    assert TapSumConv2D(1, 16, block_shape=(2, 8)).block_shape == (2, 8)
+    assert TapSumConv2D.from_config(TapSumConv2D(1, 16, block_shape=[2, 8]).get_config()
+                                    ).block_shape == (2, 8)
+    for bad in ((3, 4), (0, 4), (4,)):
+        with pytest.raises(ValueError, match="two positive divisors of kernel_size"):
+            TapSumConv2D(1, 16, block_shape=bad)
+
+
 def test_tapsum_conv_rejects_strides():
     with pytest.raises(ValueError, match="strides.*Use keras.layers.Conv2D"):
         TapSumConv2D(1, 3, strides=2)

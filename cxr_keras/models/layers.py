@@ -141,8 +141,9 @@ def tap_block_shape(kernel_size: tuple[int, int], filters: int) -> tuple[int, in
     times ``filters`` (the block convolution's output channels) is the nearest to
     ``TAP_BLOCK_CHANNELS`` (on a log scale), the squarest block among equals, rows <= cols.
     Measured on Ng & Gubbi's 16x16 conv, 128 -> 1 channel, forward + backward, every block
-    shape timed in turn (2-thread Xeon): 16 channels was the fastest count at 32, 64 and 128 px,
-    and 1x1 blocks (256 channels, one plain matmul) were 4 to 5 times slower.
+    shape timed in turn (``benchmarks/layer_speed.py --tap-blocks``; 2-thread Xeon): 4x4 was the
+    fastest of the 25 at 32 and 64 px (2x8, also 16 channels, within 10%), and 1x1 blocks (256
+    channels, one plain matmul) were 4 to 5 times slower.
     """
     kh, kw = kernel_size
 
@@ -151,8 +152,14 @@ def tap_block_shape(kernel_size: tuple[int, int], filters: int) -> tuple[int, in
         channels = (kh // rows) * (kw // cols) * filters
         return abs(math.log(channels / TAP_BLOCK_CHANNELS)), abs(math.log(cols / rows)), cols < rows
 
-    return min(((rows, cols) for rows in range(1, kh + 1) if kh % rows == 0
-                for cols in range(1, kw + 1) if kw % cols == 0), key=cost)
+    return min(tap_block_shapes(kernel_size), key=cost)
+
+
+def tap_block_shapes(kernel_size: tuple[int, int]) -> list[tuple[int, int]]:
+    """Every ``(rows, cols)`` block that tiles a ``kernel_size`` kernel."""
+    kh, kw = kernel_size
+    return [(rows, cols) for rows in range(1, kh + 1) if kh % rows == 0
+            for cols in range(1, kw + 1) if kw % cols == 0]
 
 
 class TapSumConv2D(layers.Conv2D):
@@ -167,25 +174,37 @@ class TapSumConv2D(layers.Conv2D):
     by the blocks' offsets, done as column shifts followed by row shifts (cheap element-wise
     adds). A 1x1 block is a single matmul of every pixel by every tap.
 
-    Same weights (``kernel`` of shape ``(kh, kw, C_in, filters)`` and ``bias``), same outputs and
-    gradients as ``keras.layers.Conv2D`` up to float round-off, so weights are interchangeable.
-    Only ``strides=1``, ``dilation_rate=1``, ``groups=1`` and ``channels_last`` are supported.
+    ``block_shape`` (rows, cols) fixes the blocks instead (``benchmarks/layer_speed.py
+    --tap-blocks`` times every choice). Same weights (``kernel`` of shape ``(kh, kw, C_in,
+    filters)`` and ``bias``), same outputs and gradients as ``keras.layers.Conv2D`` up to float
+    round-off, whatever the blocks, so weights are interchangeable. Only ``strides=1``, ``dilation_rate=1``, ``groups=1`` and ``channels_last`` are supported.
     """
 
-    def __init__(self, filters, kernel_size, **kwargs):
+    def __init__(self, filters, kernel_size, block_shape=None, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
         _refuse_unsupported(
             {"strides": self.strides != (1, 1), "dilation_rate": self.dilation_rate != (1, 1),
              "groups": self.groups != 1, "data_format": self.data_format != "channels_last"},
             "TapSumConv2D supports only strides=1, dilation_rate=1, groups=1 and channels_last",
             "keras.layers.Conv2D")
+        if block_shape is not None:
+            block_shape = tuple(int(size) for size in block_shape)
+            if len(block_shape) != 2 or min(block_shape) < 1 or any(
+                    size % block for size, block in zip(self.kernel_size, block_shape)):
+                raise ValueError(
+                    f"block_shape={block_shape!r}: give two positive divisors of kernel_size "
+                    f"{self.kernel_size}, or None to let tap_block_shape choose")
+        self.block_shape = block_shape
+
+    def get_config(self):
+        return {**super().get_config(), "block_shape": self.block_shape}
 
     def convolution_op(self, inputs, kernel):
         kh, kw, c_in, filters = kernel.shape
         height, width = inputs.shape[1], inputs.shape[2]
         if height is None or width is None:
             raise ValueError("TapSumConv2D needs a static image height and width")
-        rows, cols = tap_block_shape((kh, kw), filters)
+        rows, cols = self.block_shape or tap_block_shape((kh, kw), filters)
         block_rows, block_cols = kh // rows, kw // cols
         (top, bottom), (left, right) = self._padding_amounts()
         out_h, out_w = height + top + bottom - kh + 1, width + left + right - kw + 1
