@@ -1,4 +1,5 @@
-"""The device script's dry run (JAX on CPU, 32 px, TensorFlow hidden) writes its figures."""
+"""The device script's dry run (JAX on CPU, 32 px, TensorFlow hidden) writes its figures; its
+second stage runs the Davoodi notebook through the runner, so the test is a notebook run."""
 
 import importlib.util
 import json
@@ -12,6 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.notebook
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                     reason="needs JAX (pip install -e '.[jax]')")
 def test_device_script_dry_run_writes_throughput_projection_and_a_notebook_run(tmp_path):
