@@ -1,9 +1,9 @@
 """One page with the kit's answers: ``results/index.html`` and ``results/README.md``.
 
 Built from the committed runs, ``results/<paper>/<profile>/``: ``claims.csv`` (claim, kit,
-held and optionally verdict), ``caveats.csv`` (factor, note), ``run.json`` (parameters,
-wall time, device), ``summary.json`` (lines), the figures under ``figures/`` and the executed
-notebook, rendered to HTML beside itself with nbconvert. A missing piece is said to be
+held and optionally verdict), ``caveats.csv`` (a caveats frame's numbers, or factor and note),
+``run.json`` (parameters, wall time, device), ``summary.json`` (lines), the figures under
+``figures/`` and the executed notebook, rendered to HTML beside itself with nbconvert. A missing piece is said to be
 missing; a paper without runs says so.
 
 ``python -m cxr_keras.report [--results results]``
@@ -21,7 +21,12 @@ from pathlib import Path
 import pandas as pd
 
 from cxr_keras.io import write_text
-from cxr_keras.reproductions.verdicts import CLAIM_COLUMNS, measured_text
+from cxr_keras.reproductions.verdicts import (
+    CAVEAT_COLUMNS,
+    CLAIM_COLUMNS,
+    caveat_lines,
+    measured_text,
+)
 
 PAPERS = {
     "kermany": "Kora Venu & Ravula 2021: DCGAN augmentation on Kermany pneumonia",
@@ -71,6 +76,20 @@ def _read_csv(path: Path) -> pd.DataFrame | None:
         return None
 
 
+def caveat_notes(caveats: pd.DataFrame | None) -> list[tuple[str, str]]:
+    """(factor, note) pairs of a ``caveats.csv``: a caveats frame's numbers (the notebooks'
+    format) put into words as the notebooks print them, or a factor / note table as it is;
+    none for a missing or unrecognised table."""
+    if caveats is None:
+        return []
+    if set(CAVEAT_COLUMNS) <= set(caveats.columns):
+        frame = caveats.assign(group=caveats["group"].fillna("").astype(str))
+        return [tuple(line.removeprefix("- ").split(": ", 1)) for line in caveat_lines(frame)]
+    if {"factor", "note"} <= set(caveats.columns):
+        return [(str(row.factor), str(row.note)) for row in caveats.itertuples()]
+    return []
+
+
 def _read_json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text()) if path.is_file() else None
@@ -112,7 +131,7 @@ def collect_run(run_dir: Path, results: Path) -> dict:
         "path": run_dir.relative_to(results).as_posix(),
         "run": _read_json(run_dir / "run.json"),
         "claims": claims,
-        "caveats": _read_csv(run_dir / "caveats.csv"),
+        "caveats": caveat_notes(_read_csv(run_dir / "caveats.csv")),
         "summary": (_read_json(run_dir / "summary.json") or {}).get("lines", []),
         "figures": [f.relative_to(results).as_posix() for f in figures[:MAX_FIGURES]],
         "readme": (run_dir / "README.md").relative_to(results).as_posix()
@@ -197,9 +216,9 @@ def build_markdown(runs: dict[str, list[dict]]) -> str:
                 lines += [f"| {_cell(c.claim)} | **{c.verdict}** | {_cell(c.kit)} |" for c in run["claims"].itertuples()]
                 lines.append("")
             lines += [f"- {line}" for line in run["summary"]]
-            if run["caveats"] is not None and {"factor", "note"} <= set(run["caveats"].columns):
+            if run["caveats"]:
                 lines += ["", "Why the numbers may differ:", ""]
-                lines += [f"- {r.factor}: {r.note}" for r in run["caveats"].itertuples()]
+                lines += [f"- {factor}: {note}" for factor, note in run["caveats"]]
             lines += [""] + [f"![{Path(f).stem}]({f})" for f in run["figures"]] + [""]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -237,9 +256,9 @@ def build_html(runs: dict[str, list[dict]]) -> str:
                 parts.append("</table>")
             if run["summary"]:
                 parts.append("<ul>" + "".join(f"<li>{e(str(line))}</li>" for line in run["summary"]) + "</ul>")
-            if run["caveats"] is not None and {"factor", "note"} <= set(run["caveats"].columns):
+            if run["caveats"]:
                 parts.append("<p>Why the numbers may differ:</p><ul>" + "".join(
-                    f"<li><b>{e(str(r.factor))}</b>: {e(str(r.note))}</li>" for r in run["caveats"].itertuples()) + "</ul>")
+                    f"<li><b>{e(factor)}</b>: {e(note)}</li>" for factor, note in run["caveats"]) + "</ul>")
             parts.append('<div class="figures">' + "".join(
                 f'<img src="{e(f)}" alt="{e(Path(f).stem)}">' for f in run["figures"]) + "</div>")
         parts.append("</section>")

@@ -112,3 +112,28 @@ def test_claims_tables_of_numbers_are_counted_and_shown_with_their_intervals(tmp
         assert "0 held, 0 did not hold, 1 inconclusive" in text
         assert "accuracy, gan vs best classic (crop): 0.71 [0.526, 0.893] vs 0.732 [0.449, 1.01]" in text
         assert "(paper 0.955)" in text
+
+
+def test_numeric_caveats_are_put_into_words_on_both_pages(tmp_path):
+    # The notebooks write caveats as numbers (a caveats frame); the page says them in words.
+    results = _results(tmp_path)
+    run = results / "davoodi" / "paper"
+    pd.DataFrame([
+        {"factor": "test set", "quantity": "test images", "group": "", "ours": 36.0,
+         "ci_low": np.nan, "ci_high": np.nan, "paper": 36.0},
+        {"factor": "GAN training", "quantity": "optimizer steps per class GAN", "group": "covid",
+         "ours": 200.0, "ci_low": np.nan, "ci_high": np.nan, "paper": np.nan},
+        {"factor": "GAN training", "quantity": "optimizer steps per class GAN", "group": "normal",
+         "ours": 20.0, "ci_low": np.nan, "ci_high": np.nan, "paper": np.nan},
+    ]).to_csv(run / "caveats.csv", index=False)
+    index, readme = report.build_report(results)
+    markdown, page = readme.read_text(), index.read_text()
+    assert "- test set: test images: 36 (the paper: 36)" in markdown
+    assert "- GAN training: optimizer steps per class GAN: covid 200, normal 20" in markdown
+    assert "<b>GAN training</b>: optimizer steps per class GAN: covid 200, normal 20" in page
+    assert "nan" not in markdown.split("Why the numbers may differ:")[1].split("![")[0]
+
+
+def test_caveat_notes_of_an_unknown_table_are_none():
+    assert report.caveat_notes(None) == []
+    assert report.caveat_notes(pd.DataFrame({"x": [1]})) == []
