@@ -18,7 +18,7 @@ SCRIPT = REPO / "tests" / "scripts" / "jax_data_parallel.py"
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "jax"}
 
 
-def _script(*args, timeout=300):
+def _script(*args):
     return subprocess.Popen([sys.executable, str(SCRIPT), *map(str, args)], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -29,16 +29,8 @@ def _finish(process, timeout=300):
     return out
 
 
-@pytest.mark.parametrize("recipe", [{}, {"r1_gamma": 1.0, "augment": "translation,cutout,color",
-                                         "augment_p": 0.5, "ema_decay": 0.9, "mode_seeking": 1.0}])
-def test_data_parallel_over_two_host_devices_matches_one_device(recipe):
-    result = json.loads(_finish(_script("--devices", 2, "--recipe", json.dumps(recipe))).splitlines()[-1])
-    assert result["devices"] == 2
-    assert all("'batch': 2" in sharding and "P(None" in sharding for sharding in result["weight_shardings"])
-    assert result["max_change"] > 1e-2, "training did not change the weights"
-    assert result["max_weight_diff"] < 1e-5, result
-    np.testing.assert_allclose(*result["d_loss"], atol=1e-5)
-    np.testing.assert_allclose(*result["g_loss"], atol=1e-5)
+RECIPES = [{}, {"r1_gamma": 1.0, "augment": "translation,cutout,color", "augment_p": 0.5,
+                "ema_decay": 0.9, "mode_seeking": 1.0}]
 
 
 def _free_port():
@@ -47,16 +39,30 @@ def _free_port():
         return probe.getsockname()[1]
 
 
-def test_two_processes_on_localhost_train_as_one(tmp_path):
+def test_data_parallel_over_host_devices_and_over_processes_matches_one_device(tmp_path):
+    # One process over 2 host devices (each recipe, against one device of the same process),
+    # and 2 processes on localhost against that one-device run of the plain recipe: all at once.
+    devices = _script("--devices", 2, "--recipes", json.dumps(RECIPES), "--out", tmp_path / "alone.npz")
     port = _free_port()
     workers = [_script("--processes", 2, "--process-id", i, "--port", port, "--out", tmp_path / f"p{i}.npz")
                for i in range(2)]
-    alone = _script("--processes", 1, "--out", tmp_path / "alone.npz")
-    for process in (*workers, alone):
-        _finish(process)
+    lines = _finish(devices).splitlines()[-len(RECIPES):]
+    for worker in workers:
+        _finish(worker)
+    for recipe, line in zip(RECIPES, lines):
+        result = json.loads(line)
+        assert result["devices"] == 2
+        assert all("'batch': 2" in sharding and "P(None" in sharding
+                   for sharding in result["weight_shardings"])
+        assert result["max_change"] > 1e-2, f"training did not change the weights ({recipe})"
+        assert result["max_weight_diff"] < 1e-5, (recipe, result)
+        np.testing.assert_allclose(*result["d_loss"], atol=1e-5)
+        np.testing.assert_allclose(*result["g_loss"], atol=1e-5)
+
     runs = [np.load(tmp_path / name) for name in ("p0.npz", "p1.npz", "alone.npz")]
     assert [int(r["processes"]) for r in runs] == [2, 2, 1] and int(runs[0]["devices"]) == 2
     weights = sorted(key for key in runs[2].files if key.startswith("w"))
+    assert weights
     for run in runs[:2]:
         np.testing.assert_allclose(run["d_loss"], runs[2]["d_loss"], atol=1e-5)
         for key in weights:
