@@ -106,6 +106,17 @@ def test_across_seeds_widens_the_bootstrap_interval_by_the_seed_spread():
         kv.across_seeds({})
 
 
+def test_across_seeds_intervals_stay_inside_the_metric_range():
+    # Three seeds far apart near both ends: the t-widened interval would pass 1 and 0.
+    pooled = kv.across_seeds({0: _seed_frame([0.99, 0.02], 0.01), 1: _seed_frame([0.70, 0.30], 0.01),
+                              2: _seed_frame([0.98, 0.01], 0.01)}).set_index("method")
+    assert pooled.loc["flip", "accuracy"] == pytest.approx(0.89)
+    assert pooled.loc["flip", "accuracy_ci_high"] == 1.0 and pooled.loc["gan", "accuracy_ci_low"] == 0.0
+    assert 0.0 < pooled.loc["flip", "accuracy_ci_low"] < 0.89
+    for metric in TABLE_METRICS:
+        assert pooled[f"{metric}_ci_low"].between(0, 1).all() and pooled[f"{metric}_ci_high"].between(0, 1).all()
+
+
 def test_a_claim_holds_only_across_seeds_and_with_a_healthy_generator():
     per_seed = {0: _seed_frame([0.70, 0.90], 0.01), 1: _seed_frame([0.70, 0.90], 0.01)}
     pooled = kv.across_seeds(per_seed)

@@ -164,9 +164,10 @@ def across_seeds(per_seed: Mapping[int, pd.DataFrame], confidence: float = 0.95)
     Per method and metric: the mean over seeds, and an interval around it whose half-width
     combines the two sources of doubt in quadrature: the seed spread (Student's t at
     ``confidence`` times the standard error of the seed mean; none for one seed) and the test
-    resampling (the mean half-width of the seeds' bootstrap intervals). Adds
-    ``<metric>_seed_sd``, ``<metric>_seed_min`` / ``_seed_max`` and ``n_seeds``; the paper's
-    columns are kept.
+    resampling (the mean half-width of the seeds' bootstrap intervals), cut to [0, 1], the
+    range of every table metric (cutting both of two intervals there keeps whether they
+    overlap, so no verdict changes). Adds ``<metric>_seed_sd``, ``<metric>_seed_min`` /
+    ``_seed_max`` and ``n_seeds``; the paper's columns are kept.
     """
     if not per_seed:
         raise ValueError("per_seed is empty: pass {seed: compare_augmentations(...)}")
@@ -181,7 +182,8 @@ def across_seeds(per_seed: Mapping[int, pd.DataFrame], confidence: float = 0.95)
         spread = values.std(axis=1, ddof=1) if k > 1 else values.iloc[:, 0] * 0.0
         half = np.sqrt((t * spread / np.sqrt(k)) ** 2 + half_widths ** 2)
         pooled[metric] = values.mean(axis=1)
-        pooled[f"{metric}_ci_low"], pooled[f"{metric}_ci_high"] = pooled[metric] - half, pooled[metric] + half
+        pooled[f"{metric}_ci_low"] = (pooled[metric] - half).clip(lower=0.0)
+        pooled[f"{metric}_ci_high"] = (pooled[metric] + half).clip(upper=1.0)
         pooled[f"{metric}_seed_sd"] = spread
         pooled[f"{metric}_seed_min"], pooled[f"{metric}_seed_max"] = values.min(axis=1), values.max(axis=1)
     pooled["n_seeds"] = k
