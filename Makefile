@@ -11,20 +11,21 @@ BACKEND ?=
 RUN_OPTIONS = $(strip $(if $(DATA),--data $(DATA)) $(if $(BACKEND),--backend $(BACKEND)) $(PARAMS))
 FID_WEIGHTS := .cache/fid_inception_v3.weights.npz
 
-.PHONY: setup test test-fast test-phantoms test-faults test-jax test-torch demo lint clean fid-weights smoke benchmark \
+.PHONY: setup test-deps test test-fast test-phantoms test-faults test-jax test-torch demo lint clean fid-weights smoke benchmark \
         reproduce-all reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi \
         reproduce-pneumoniamnist
 
-# Idempotent: reinstalls only when pyproject.toml changed. JAX's CPU wheels (the [jax] extra,
-# about 0.7 GB) come with it: `make test` runs the backend suite on JAX too. The Jupyter kernel
-# `cxr-keras` for interactive use goes inside the venv (the user's own kernels are left alone);
-# the runner defines its kernel from this interpreter and needs none installed.
+# Idempotent: reinstalls only when pyproject.toml changed. What a student needs: the kit on
+# TensorFlow, Jupyter and pytest (the [dev] extra). JAX's CPU wheels (the [jax] extra, about
+# 0.7 GB) are not part of it: the test targets install them on first use (test-deps). The
+# Jupyter kernel `cxr-keras` for interactive use goes inside the venv (the user's own kernels
+# are left alone); the runner defines its kernel from this interpreter and needs none installed.
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,jax]'
+	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name cxr-keras \
 	    --display-name "Python 3 (cxr-keras)" >/dev/null
 	touch $(STAMP)
@@ -40,9 +41,15 @@ $(FID_WEIGHTS): | $(STAMP)
 PYTEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 
+# What the test targets need beyond `make setup`: JAX's CPU wheels (the [jax] extra), installed
+# once, the first time; tests of the JAX backend, data parallelism and the device script skip
+# without them.
+test-deps: setup fid-weights
+	$(PY) -c "import jax" 2>/dev/null || $(PY) -m pip install --quiet -e '.[dev,jax]'
+
 # The whole suite on TensorFlow (one notebook smoke on JAX without TensorFlow among it), then
-# the backend-relevant unit tests on JAX.
-test: setup fid-weights
+# the backend-relevant unit tests on JAX. CI runs exactly this (.ci/run).
+test: test-deps
 	$(PYTEST)
 	$(MAKE) --no-print-directory test-jax
 
@@ -52,8 +59,7 @@ BACKEND_TESTS := tests/test_gan_backends.py tests/test_gan_training.py tests/tes
     tests/test_gan_resume.py tests/test_gan_small_data.py tests/test_gan_batches.py \
     tests/test_gan_generate.py tests/test_models.py tests/test_models_sub_pixel.py \
     tests/test_metrics_frechet.py tests/test_classifier_training.py tests/test_augment.py
-test-jax: setup fid-weights
-	$(PY) -c "import jax" 2>/dev/null || $(PY) -m pip install --quiet -e '.[dev,jax]'
+test-jax: test-deps
 	KERAS_BACKEND=jax $(PYTEST) -m "not notebook and not faults" $(BACKEND_TESTS)
 
 # The same tests on PyTorch, installed on demand from PyPI (several GB): not part of `make test`.
@@ -62,7 +68,7 @@ test-torch: setup fid-weights
 	KERAS_BACKEND=torch $(PY) -m pytest -q -m "not notebook and not faults" $(BACKEND_TESTS)
 
 # Everything but the notebook runs and the runner's fault injection (subprocess runs).
-test-fast: setup fid-weights
+test-fast: test-deps
 	$(PYTEST) -m "not notebook and not faults"
 
 # Every notebook's smoke on phantoms, the three that `make test` leaves to their real-sample
