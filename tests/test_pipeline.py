@@ -434,3 +434,35 @@ def test_the_kernel_keeps_c_level_noise_and_widgets_out_of_the_executed_copy(tmp
     assert text.startswith(f"3 1\n{sys.executable}\n") and "loop: 100%" in text
     log = (results / "attempt-1.log").read_text()
     assert "oneDNN custom operations" in log and "3 1" in log
+
+
+def test_runs_with_other_parameters_park_unfinished_work_for_its_own_resume(fake_run, caplog):
+    run, paper_dir = fake_run
+    with pytest.raises(KeyboardInterrupt):
+        run({"seed": 1}, error=KeyboardInterrupt())
+    stopped = _snapshot(paper_dir / "smoke.failed")
+    with caplog.at_level("INFO", logger="cxr_keras.pipeline"):
+        run({"seed": 2})  # succeeds, with other parameters
+    assert "kept the unfinished run" in caplog.text and "seed: 1 -> 2" in caplog.text
+    parked = next((paper_dir / ".smoke.unfinished").iterdir())
+    assert _snapshot(parked) == stopped
+    with pytest.raises(PipelineError, match=f"{parked} holds an unfinished run"):
+        run({"seed": 1}, refresh=True)
+
+    results = run({"seed": 1})  # the resume, from the parked folder
+    assert (results / "checkpoint.txt").read_text() == "made by execution 1"
+    assert [a["outcome"] for a in _run_json(results)["attempts"]] == ["interrupted", "done"]
+    assert sorted(p.name for p in paper_dir.iterdir()) == ["smoke"]
+
+
+def test_unfinished_work_without_or_with_a_broken_parameter_stamp_is_named(fake_run, caplog):
+    run, paper_dir = fake_run
+    staging = paper_dir / ".smoke.partial"
+    staging.mkdir(parents=True)  # a runner killed before it stamped the folder
+    with caplog.at_level("INFO", logger="cxr_keras.pipeline"):
+        run()
+    assert f"removing {staging}: it holds no .parameters.json" in caplog.text
+    staging.mkdir()
+    (staging / pipeline.PARAMETERS_STAMP).write_text("{truncated")
+    with pytest.raises(PipelineError, match=f"{staging}/.parameters.json is unreadable.*delete"):
+        run()

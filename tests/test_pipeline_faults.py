@@ -218,3 +218,29 @@ def test_a_failing_cell_is_reported_with_its_error_and_notebook(runner):
     assert "raised AssertionError: image_size must be positive, got 0" in output
     assert f"the executed notebook with the error is {failed_notebook}" in output
     assert failed_notebook.is_file()
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM])
+def test_a_failing_run_with_other_parameters_keeps_a_stopped_runs_work_for_its_resume(
+    runner, stop_signal
+):
+    start, paper_dir = runner
+    first = start()
+    _wait_for(paper_dir / ".smoke.partial" / "stage-1.txt", first)
+    first.send_signal(stop_signal)
+    _finish(first)
+    status, output = _finish(start("-p", "image_size=0"))  # fails in its last cell
+    assert status == 1, output
+    assert "kept the unfinished run" in output and "image_size: (unset) -> 0" in output
+    assert "to resume it, run: " in output and "cxr_keras.pipeline run kermany" in output
+
+    status, output = _finish(start())
+    assert status == 0, output
+    results = paper_dir / "smoke"
+    assert _outputs(results) == _uninterrupted()
+    computed = [line.split()[0] for line in (results / "computed.log").read_text().splitlines()]
+    assert computed[:2] == ["0", "1"] and len(computed) <= STAGES + 1  # stages 0, 1 kept
+    expected = "killed" if stop_signal == signal.SIGKILL else "interrupted by SIGTERM"
+    assert [a["outcome"] for a in _attempts(results)] == [expected, "done"]
+    parked = list((paper_dir / ".smoke.unfinished").iterdir())  # the failed run, parked in turn
+    assert len(parked) == 1 and (parked[0] / "stage-3.txt").is_file()

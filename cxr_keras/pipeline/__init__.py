@@ -23,7 +23,9 @@ as ``out_dir``. On success the folder, with ``run.json`` added, atomically repla
 the executed copy written) moves it to ``results/<paper>/<profile>.failed/``; SIGKILL or a
 power loss leaves it where it is. The next run with the same parameters continues in it, so
 resumable steps (GAN checkpoints, finished classifier runs) are not redone; the last good
-results stay untouched throughout.
+results stay untouched throughout. A run with other parameters parks such unfinished work in
+``results/<paper>/.<profile>.unfinished/<key>/``, naming the command that resumes it, and
+that command, run again, continues from there.
 
 ``--refresh`` re-executes the notebook on top of the last good results (same parameters
 required), reusing their checkpoints and finished runs, e.g. after a notebook's narrative or

@@ -39,8 +39,10 @@ def run_paper(
     """Execute ``paper``'s notebook with ``parameters``; return the results folder.
 
     Holds the results folder's lock throughout. Continues an unfinished run with the same
-    ``parameters`` (killed, stopped or failed) where it stopped; with ``refresh``, starts from
-    a copy of the last good results (which must have been made with the same ``parameters``).
+    ``parameters`` (killed, stopped or failed) where it stopped, and parks unfinished runs with
+    other parameters for their own resume (see :mod:`~cxr_keras.pipeline.staging`); with
+    ``refresh``, starts from a copy of the last good results (which must have been made with
+    the same ``parameters``).
 
     Raises PipelineError when the input is bad or the folder is in use, NotebookFailed when a
     cell fails and execution.RunInterrupted on SIGTERM or SIGINT (the partial work kept, in
@@ -50,15 +52,11 @@ def run_paper(
     if notebook is None:
         raise PipelineError(f"no notebook {PAPERS[paper]}_*.ipynb for {paper!r} in {notebooks_dir}")
     check_data(paper, parameters)
-    paper_dir = Path(out_root).resolve() / paper
-    final_dir = paper_dir / profile
-    failed_dir = paper_dir / f"{profile}.failed"
-    staging_dir = paper_dir / f".{profile}.partial"
+    folders = staging.RunFolders.of(Path(out_root).resolve() / paper, profile)
+    final_dir, failed_dir = folders.final, folders.failed
     with results_lock(final_dir):
-        if refresh:
-            work = staging.prepare_refresh(staging_dir, final_dir, failed_dir, parameters)
-        else:
-            work = staging.prepare_staging(staging_dir, failed_dir, parameters)
+        prepare = staging.prepare_refresh if refresh else staging.prepare_staging
+        work = prepare(folders, parameters)
         attempts = record.read_attempts(work)
         _stop_orphan_kernels(attempts)
         git = record.git_state()  # taken now: the kernel imports the code as it is at the start

@@ -1,56 +1,84 @@
-"""The folders of a run: staging (``.<profile>.partial``), failed and final results.
+"""The folders of a run: staging (``.<profile>.partial``), failed, parked and final results.
 
 A run works in ``results/<paper>/.<profile>.partial/``, stamped with its parameters. A runner
 stopped by a signal or a failing cell moves it to ``<profile>.failed/``; one killed outright
 (SIGKILL, power loss) leaves it in place. Either way the next run with the same parameters
 continues in it, so checkpoints and finished stages are not redone.
+
+A run with other parameters does not discard that unfinished work: it parks it in
+``.<profile>.unfinished/<key>/`` (one folder per parameter set), says so with the command
+that resumes it, and a later run with those parameters continues from there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cxr_keras.io import write_json
 from cxr_keras.pipeline.parameters import PHANTOMS, PipelineError
-from cxr_keras.pipeline.record import previous_attempts, write_attempts
+from cxr_keras.pipeline.record import previous_attempts, read_attempts, write_attempts
 
 PARAMETERS_STAMP = ".parameters.json"
 
 log = logging.getLogger("cxr_keras.pipeline")
 
 
-def prepare_staging(staging: Path, failed_dir: Path, parameters: dict[str, Any]) -> Path:
-    """Continue in the staging folder or the failed run when its parameters match, else start
-    from scratch."""
-    if has_parameters(staging, parameters):
-        log.info("resuming the interrupted run in %s (same parameters)", staging)
-        return staging
-    if staging.exists():
-        log.info("discarding %s: it was made with other parameters", staging)
-        shutil.rmtree(staging)
-    if has_parameters(failed_dir, parameters):
-        log.info("resuming from %s (same parameters)", failed_dir)
-        failed_dir.rename(staging)
+@dataclass(frozen=True)
+class RunFolders:
+    """Where one paper's profile keeps its results, its staging, failed and parked runs."""
+
+    final: Path
+    staging: Path
+    failed: Path
+    parked: Path
+
+    @classmethod
+    def of(cls, paper_dir: Path, profile: str) -> RunFolders:
+        return cls(final=paper_dir / profile, staging=paper_dir / f".{profile}.partial",
+                   failed=paper_dir / f"{profile}.failed",
+                   parked=paper_dir / f".{profile}.unfinished")
+
+    def parked_run(self, parameters: dict[str, Any]) -> Path:
+        """The folder an unfinished run with ``parameters`` is parked in."""
+        text = json.dumps(jsonable(parameters), sort_keys=True)
+        return self.parked / hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def prepare_staging(folders: RunFolders, parameters: dict[str, Any]) -> Path:
+    """Continue the unfinished run with ``parameters`` (staging, failed or parked), else start
+    from scratch; unfinished runs with other parameters are parked, not discarded."""
+    park_other_runs(folders, parameters)
+    if has_parameters(folders.staging, parameters):
+        log.info("resuming the interrupted run in %s (same parameters)", folders.staging)
+        return folders.staging
+    source = next((folder for folder in (folders.failed, folders.parked_run(parameters))
+                   if has_parameters(folder, parameters)), None)
+    if source is None:
+        folders.staging.mkdir(parents=True)
     else:
-        staging.mkdir(parents=True)
-    write_json(staging / PARAMETERS_STAMP, parameters)
-    return staging
+        log.info("resuming from %s (same parameters)", source)
+        source.rename(folders.staging)
+        _remove_if_empty(folders.parked)
+    write_json(folders.staging / PARAMETERS_STAMP, parameters)
+    return folders.staging
 
 
-def prepare_refresh(
-    staging: Path, final_dir: Path, failed_dir: Path, parameters: dict[str, Any]
-) -> Path:
+def prepare_refresh(folders: RunFolders, parameters: dict[str, Any]) -> Path:
     """Start from a copy of the last good results, which must have the same parameters."""
-    for unfinished in (staging, failed_dir):
+    park_other_runs(folders, parameters)
+    for unfinished in (folders.staging, folders.failed, folders.parked_run(parameters)):
         if has_parameters(unfinished, parameters):
             raise PipelineError(
                 f"{unfinished} holds an unfinished run with these parameters; run without "
-                f"--refresh to resume it (or delete it to refresh {final_dir} instead)"
+                f"--refresh to resume it (or delete it to refresh {folders.final} instead)"
             )
+    final_dir, staging = folders.final, folders.staging
     run_json = final_dir / "run.json"
     if not run_json.is_file():
         raise PipelineError(
@@ -66,7 +94,6 @@ def prepare_refresh(
             f"({'; '.join(differences)}); run without --refresh to start from scratch"
         )
     log.info("refreshing %s (same parameters)", final_dir)
-    shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(final_dir, staging, symlinks=True)
     (staging / "run.json").unlink()  # its content lives on in the attempts list
     write_attempts(staging, previous_attempts(previous))
@@ -74,10 +101,53 @@ def prepare_refresh(
     return staging
 
 
+def park_other_runs(folders: RunFolders, parameters: dict[str, Any]) -> None:
+    """Move the staging and failed runs made with other parameters to their parked folders,
+    saying which command resumes each; a folder without a parameter stamp (its run died
+    before writing it, so nothing can resume it) is removed, and said so."""
+    for unfinished in (folders.staging, folders.failed):
+        if not unfinished.exists() or has_parameters(unfinished, parameters):
+            continue
+        stamped = read_parameters(unfinished)
+        if stamped is None:
+            log.info("removing %s: it holds no %s, so no run can resume it", unfinished,
+                     PARAMETERS_STAMP)
+            shutil.rmtree(unfinished)
+            continue
+        target = folders.parked_run(stamped)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        replace_dir(unfinished, target)
+        attempts = read_attempts(target)
+        command = attempts[-1].get("command") if attempts else None
+        log.info(
+            "kept the unfinished run of %s, made with other parameters (%s), in %s; to resume "
+            "it, run: %s", unfinished, "; ".join(parameter_differences(stamped, jsonable(parameters))),
+            target, command or "the command that started it",
+        )
+
+
+def read_parameters(folder: Path) -> dict[str, Any] | None:
+    """The parameters ``folder`` is stamped with (None when it has no stamp)."""
+    stamp = folder / PARAMETERS_STAMP
+    if not stamp.is_file():
+        return None
+    try:
+        stamped = json.loads(stamp.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PipelineError(
+            f"{stamp} is unreadable ({error}); delete {folder} to discard that unfinished run"
+        ) from error
+    if not isinstance(stamped, dict):
+        raise PipelineError(
+            f"{stamp} does not hold a mapping of parameters; delete {folder} to discard that "
+            f"unfinished run"
+        )
+    return stamped
+
+
 def has_parameters(folder: Path, parameters: dict[str, Any]) -> bool:
     """Whether ``folder`` is stamped as made with ``parameters``."""
-    stamp = folder / PARAMETERS_STAMP
-    return stamp.is_file() and json.loads(stamp.read_text()) == jsonable(parameters)
+    return read_parameters(folder) == jsonable(parameters)
 
 
 def same_data_path(parameters: dict[str, Any]) -> dict[str, Any]:
@@ -112,3 +182,8 @@ def replace_dir(source: Path, target: Path) -> None:
 
 def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
+
+
+def _remove_if_empty(folder: Path) -> None:
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
