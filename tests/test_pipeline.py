@@ -35,7 +35,9 @@ def test_every_shipped_profile_file_has_the_three_profiles():
     for path in files:
         assert path.stem in pipeline.PAPERS, f"{path.name} is not a known paper"
         for profile in pipeline.PROFILES:
-            assert isinstance(pipeline.load_profile(path.stem, profile), dict)
+            values = pipeline.load_profile(path.stem, profile)
+            pipeline.check_parameters(pipeline.find_notebook(path.stem), values, {},
+                                      source=f"{path.name} [{profile}]")
 
 
 def test_parameters_merge_in_order(tmp_path):
@@ -71,6 +73,20 @@ def test_floats_in_any_notation_are_floats():
     ) == {"lr": 2e-4, "big": 1e6, "neg": -1500.0, "dot": 5.0, "n": 7, "version": "1.2.3",
           "name": "e5"}
     assert isinstance(pipeline.parse_overrides(["big=1e6"])["big"], float)
+
+
+def test_annotations_in_the_parameters_cell_set_the_types_a_value_may_have(tmp_path):
+    notebook = _parameters_notebook(
+        tmp_path / "01_x.ipynb",
+        "patience: int | None = 10\nlr: float = 1e-3\nsizes: tuple = (1, 2)\nwhat: 'int' = 3",
+    )
+    assert pipeline.notebook_parameters(notebook) == {"patience": 10, "lr": 1e-3,
+                                                      "sizes": (1, 2), "what": 3}
+    pipeline.check_parameters(notebook, {"patience": None, "lr": 2, "sizes": [3]}, {})
+    with pytest.raises(PipelineError, match=r"'patience' expects NoneType or int .*got 'x'"):
+        pipeline.check_parameters(notebook, {"patience": "x"}, {})
+    with pytest.raises(PipelineError, match=r"'what' expects int"):  # unknown annotation
+        pipeline.check_parameters(notebook, {"what": "x"}, {})
 
 
 def test_parameters_are_checked_against_the_notebook_and_the_profile(tmp_path):

@@ -193,6 +193,30 @@ def test_bad_parameters_are_refused_naming_them(runner, arguments, message):
     assert not paper_dir.exists()
 
 
+@pytest.mark.parametrize(("section", "message"), [
+    ({"value": "two"}, r"kermany.yaml \[smoke\]: parameter 'value' expects int .* got 'two'"),
+    ({"valu": 2}, r"kermany.yaml \[smoke\]: unknown parameter 'valu'.*did you mean 'value'"),
+    (["value", 2], r"kermany.yaml: the 'smoke' section must map parameter names to values"),
+])
+def test_bad_profiles_are_refused_naming_the_file_and_key(tmp_path, runner, section, message):
+    start, paper_dir = runner
+    (tmp_path / "profiles" / "kermany.yaml").write_text(yaml.safe_dump({"smoke": section}))
+    status, output = _finish(start())
+    assert status == 2
+    assert re.search(message, output) and str(tmp_path / "profiles") in output, output
+    assert not paper_dir.exists()
+
+
+def test_a_bad_params_file_is_refused_naming_it(tmp_path, runner):
+    start, paper_dir = runner
+    params_file = tmp_path / "mine.yaml"
+    params_file.write_text("stages: many\n")
+    status, output = _finish(start("--params-file", str(params_file)))
+    assert status == 2
+    assert f"--params-file {params_file}: parameter 'stages' expects int" in output, output
+    assert not paper_dir.exists()
+
+
 def test_floats_in_any_notation_and_on_error_reach_the_notebook(runner):
     start, paper_dir = runner
     status, output = _finish(start("-p", "learning_rate=2e-4", "-p", "stages=2",

@@ -11,8 +11,9 @@ Usage::
 Parameters are merged, later winning: the notebook's own defaults < the profile in
 ``cxr_keras/profiles/<paper>.yaml`` < ``--params-file`` < ``-p key=value``. Values are YAML
 (``-p epochs=3`` an int, ``-p lr=2e-4`` a float, ``-p 'methods=[flip, gan]'`` a list); each
-name must be one the notebook's ``parameters`` cell assigns, and each value of the type of its
-default, else nothing runs. ``--on-error skip`` sets the notebook's ``on_error`` parameter.
+name, in the profile, the file or ``-p``, must be one the notebook's ``parameters`` cell
+assigns, and each value of the type its annotation names (``patience: int | None = 10``), else
+of its default's type, or nothing runs: the error names the file and key. ``--on-error skip`` sets the notebook's ``on_error`` parameter.
 
 One run at a time per results folder: the runner holds a lock on it (``lock``); a second one
 stops at once, naming the first.

@@ -21,9 +21,9 @@ from cxr_keras.pipeline.parameters import (
     PipelineError,
     check_parameters,
     find_notebook,
-    load_profile,
     merge_parameters,
     parse_overrides,
+    read_profile,
     read_yaml_mapping,
     set_on_error,
 )
@@ -109,11 +109,13 @@ def _run_one(paper: str, args: argparse.Namespace) -> int:
         notebook = find_notebook(paper, args.notebooks_dir)
         if notebook is None:
             raise PipelineError(f"no notebook for {paper!r} in {args.notebooks_dir}")
-        profile = load_profile(paper, args.profile, args.profiles_dir)
+        where, profile = read_profile(paper, args.profile, args.profiles_dir)
+        check_parameters(notebook, profile, {}, source=where)
+        if args.params_file:
+            check_parameters(notebook, read_yaml_mapping(Path(args.params_file)), profile,
+                             source=f"--params-file {args.params_file}")
         overrides = parse_overrides(args.param)
-        given = {**(read_yaml_mapping(Path(args.params_file)) if args.params_file else {}),
-                 **overrides}
-        check_parameters(notebook, given, profile)
+        check_parameters(notebook, overrides, profile)
         parameters = merge_parameters(profile, args.params_file, overrides, args.data)
         if args.on_error is not None:
             set_on_error(notebook, parameters, args.on_error)

@@ -72,6 +72,14 @@ def load_profile(
 ) -> dict[str, Any]:
     """Read the ``profile`` section of ``<profiles_dir>/<paper>.yaml`` (for a profile of
     :data:`FALLBACK_PROFILES` the YAML lacks, the section it falls back to)."""
+    return read_profile(paper, profile, profiles_dir)[1]
+
+
+def read_profile(
+    paper: str, profile: str, profiles_dir: str | os.PathLike = PROFILES_DIR
+) -> tuple[str, dict[str, Any]]:
+    """``(where, values)`` of :func:`load_profile`: ``where`` names the file and section, e.g.
+    ``profile cxr_keras/profiles/kermany.yaml [smoke]``, for error messages."""
     path = Path(profiles_dir) / f"{paper}.yaml"
     if not path.is_file():
         raise PipelineError(
@@ -83,7 +91,10 @@ def load_profile(
         profile = FALLBACK_PROFILES[profile]
     if profile not in profiles:
         raise PipelineError(f"{path} has no {profile!r} section (it has {sorted(profiles)})")
-    return dict(profiles[profile] or {})
+    values = profiles[profile] or {}
+    if not isinstance(values, dict):
+        raise PipelineError(f"{path}: the {profile!r} section must map parameter names to values")
+    return f"profile {path} [{profile}]", dict(values)
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
@@ -132,54 +143,51 @@ def check_data(paper: str, parameters: dict[str, Any]) -> None:
 def notebook_parameters(notebook: str | os.PathLike) -> dict[str, Any]:
     """The names the notebook's ``parameters`` cell assigns, each with its literal default
     (``...`` when the default is an expression, so its type is unknown)."""
-    notebook = Path(notebook)
-    try:  # plain JSON: nbformat's validator takes seconds to import
-        cells = json.loads(notebook.read_text())["cells"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise PipelineError(f"{notebook} is not a readable notebook: {error!r}") from error
-    tagged = [cell for cell in cells
-              if "parameters" in (cell.get("metadata") or {}).get("tags", [])]
-    if len(tagged) != 1:
-        raise PipelineError(
-            f"{notebook} needs exactly one cell tagged 'parameters' (found {len(tagged)})"
-        )
-    defaults = {}
-    source = tagged[0].get("source", "")
-    for node in ast.parse(source if isinstance(source, str) else "".join(source)).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-        value = getattr(node, "value", None)
-        for target in targets:
-            if isinstance(target, ast.Name):
-                defaults[target.id] = _literal(value)
-    return defaults
+    return {name: _literal(value) for name, value, _ in _parameter_assignments(notebook)}
+
+
+def declared_types(notebook: str | os.PathLike) -> dict[str, set[type]]:
+    """The types the ``parameters`` cell's annotations allow, for the names annotated with
+    built-in types only (``patience: int | None = 10`` gives ``{int, NoneType}``)."""
+    declared = {}
+    for name, _, annotation in _parameter_assignments(notebook):
+        types = _annotation_types(annotation)
+        if types:
+            declared[name] = _widened(types)
+    return declared
 
 
 def check_parameters(
-    notebook: str | os.PathLike, given: Mapping[str, Any], profile_params: Mapping[str, Any]
+    notebook: str | os.PathLike, given: Mapping[str, Any], profile_params: Mapping[str, Any],
+    source: str | None = None,
 ) -> None:
     """Refuse a name the notebook does not declare (suggesting the closest ones) and a value
-    whose type differs from the notebook's default and the profile's value."""
+    whose type differs from the notebook's annotation, else from its default and the profile's
+    value. ``source`` (a profile or parameters file) starts each error message."""
     if not given:
         return
     notebook = Path(notebook)
-    defaults = notebook_parameters(notebook)
+    defaults, declared = notebook_parameters(notebook), declared_types(notebook)
+    where = f"{source}: " if source else ""
     for name, value in given.items():
         if name in RUNNER_PARAMETERS:
             raise PipelineError(
-                f"parameter {name!r} is set by the runner; use {RUNNER_PARAMETERS[name]} instead"
+                f"{where}parameter {name!r} is set by the runner; use "
+                f"{RUNNER_PARAMETERS[name]} instead"
             )
         if name not in defaults:
             close = difflib.get_close_matches(name, list(defaults), n=3, cutoff=0.6)
             hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
             raise PipelineError(
-                f"unknown parameter {name!r}: {notebook.name} has no such parameter; {hint}"
-                f"it takes {', '.join(sorted(set(defaults) - set(RUNNER_PARAMETERS)))}"
+                f"{where}unknown parameter {name!r}: {notebook.name} has no such parameter; "
+                f"{hint}it takes {', '.join(sorted(set(defaults) - set(RUNNER_PARAMETERS)))}"
             )
-        expected = _expected_types(defaults[name], profile_params.get(name, ...))
+        expected = declared.get(name) or _expected_types(defaults[name],
+                                                         profile_params.get(name, ...))
         if expected and not _has_type(value, expected):
             names = " or ".join(sorted({t.__name__ for t in expected}))
             raise PipelineError(
-                f"parameter {name!r} expects {names} (the notebook's default is "
+                f"{where}parameter {name!r} expects {names} (the notebook's default is "
                 f"{defaults[name]!r}), got {value!r} ({type(value).__name__})"
             )
 
@@ -217,19 +225,59 @@ def _literal(node: ast.AST | None) -> Any:
         return ...
 
 
+def _parameter_assignments(notebook: str | os.PathLike):
+    """``(name, value node, annotation node or None)`` for each name the notebook's one cell
+    tagged ``parameters`` assigns."""
+    notebook = Path(notebook)
+    try:  # plain JSON: nbformat's validator takes seconds to import
+        cells = json.loads(notebook.read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise PipelineError(f"{notebook} is not a readable notebook: {error!r}") from error
+    tagged = [cell for cell in cells
+              if "parameters" in (cell.get("metadata") or {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise PipelineError(
+            f"{notebook} needs exactly one cell tagged 'parameters' (found {len(tagged)})"
+        )
+    source = tagged[0].get("source", "")
+    for node in ast.parse(source if isinstance(source, str) else "".join(source)).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        for target in targets:
+            if isinstance(target, ast.Name):
+                yield target.id, getattr(node, "value", None), getattr(node, "annotation", None)
+
+
+ANNOTATION_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list,
+                    "tuple": tuple, "dict": dict, "None": type(None)}
+
+
+def _annotation_types(node: ast.AST | None) -> set[type]:
+    """The built-in types an annotation such as ``int | None`` names (empty: not one of
+    :data:`ANNOTATION_TYPES` or their unions, so anything goes)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        left, right = _annotation_types(node.left), _annotation_types(node.right)
+        return left | right if left and right else set()
+    if isinstance(node, ast.Constant) and node.value is None:
+        return {type(None)}
+    if isinstance(node, ast.Name) and node.id in ANNOTATION_TYPES:
+        return {ANNOTATION_TYPES[node.id]}
+    return set()
+
+
 def _expected_types(default: Any, profile_value: Any) -> set[type]:
     """Types a value may have, from the default and the profile (empty: anything goes)."""
     known = [v for v in (default, profile_value) if v is not ... and v is not None]
     if not known:
         return set()
-    types = {type(v) for v in known}
-    if float in types:
-        types.add(int)
-    if tuple in types:
-        types.add(list)
+    types = _widened({type(v) for v in known})
     if default is None:
         types.add(type(None))
     return types
+
+
+def _widened(types: set[type]) -> set[type]:
+    """``types`` with int where float is allowed and list where tuple is."""
+    return types | ({int} if float in types else set()) | ({list} if tuple in types else set())
 
 
 def _has_type(value: Any, expected: set[type]) -> bool:
