@@ -8,6 +8,7 @@ run takes a few seconds.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
-from cxr_keras.pipeline import REPO_ROOT, lock_path
+from cxr_keras.pipeline import REPO_ROOT, execution, lock_path
 
 pytestmark = pytest.mark.faults
 
@@ -268,3 +269,75 @@ def test_a_failing_run_with_other_parameters_keeps_a_stopped_runs_work_for_its_r
     assert [a["outcome"] for a in _attempts(results)] == [expected, "done"]
     parked = list((paper_dir / ".smoke.unfinished").iterdir())  # the failed run, parked in turn
     assert len(parked) == 1 and (parked[0] / "stage-3.txt").is_file()
+
+
+def test_a_file_given_as_out_is_refused_in_one_line(tmp_path, runner):
+    start, _ = runner
+    (tmp_path / "results").write_text("not a folder")
+    status, output = _finish(start())
+    assert status == 2
+    assert output.strip() == (f"error: --out {tmp_path / 'results'} is a file, not a folder; "
+                              f"pass a folder for the results (it is created when missing)")
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """``tmp_path/results/kermany``, created read-only (immutable when run as root)."""
+    folder = tmp_path / "results" / "kermany"
+    folder.mkdir(parents=True)
+    folder.chmod(0o555)
+    as_root = os.geteuid() == 0
+    if as_root and subprocess.run(["chattr", "+i", str(folder)], check=False,
+                                  capture_output=True).returncode:
+        pytest.skip("running as root without chattr: no folder is read-only")
+    yield folder
+    if as_root:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    folder.chmod(0o755)
+
+
+def test_a_read_only_results_folder_is_refused_in_one_line(runner, read_only):
+    start, _ = runner
+    status, output = _finish(start())
+    assert status == 2
+    assert output.strip() == (f"error: cannot write in the results folder {read_only} "
+                              f"(read-only); make it writable or pass --out another folder")
+
+
+def _fake_papermill(monkeypatch, failures: list[Exception]) -> list[int]:
+    """Make papermill raise ``failures`` in turn, then succeed; return the waits it got."""
+    import papermill
+
+    waits = []
+
+    def execute(notebook, executed, start_timeout, **_):
+        waits.append(start_timeout)
+        if len(waits) <= len(failures):
+            raise failures[len(waits) - 1]
+        Path(executed).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    return waits
+
+
+def test_a_kernel_that_does_not_start_in_time_is_started_again_with_a_longer_wait(
+    tmp_path, monkeypatch
+):
+    waits = _fake_papermill(monkeypatch, [RuntimeError("Kernel didn't respond in 60 seconds")])
+    log = io.StringIO()
+    execution.execute_notebook(tmp_path / "in.ipynb", tmp_path / "out.ipynb", {}, log)
+    assert waits == list(execution.KERNEL_START_TIMEOUTS) and waits[1] > waits[0]
+    assert f"starting it again, waiting up to {waits[1]} s" in log.getvalue()
+    assert (tmp_path / "out.ipynb").is_file()
+
+
+@pytest.mark.parametrize("error", [RuntimeError("Kernel didn't respond in 300 seconds"),
+                                   RuntimeError("a cell's own error")])
+def test_a_kernel_start_is_tried_at_most_twice_and_no_other_error_is_retried(
+    tmp_path, monkeypatch, error
+):
+    waits = _fake_papermill(monkeypatch, [error] * 3)
+    with pytest.raises(RuntimeError, match=str(error)):
+        execution.execute_notebook(tmp_path / "in.ipynb", tmp_path / "out.ipynb", {},
+                                   io.StringIO())
+    assert len(waits) == (2 if "Kernel" in str(error) else 1)

@@ -69,6 +69,12 @@ def kernel_environment() -> dict[str, str]:
             "KERAS_BACKEND": keras_backend(), EAGER_ENV: "1" if eager_functions() else "0"}
 
 
+# Seconds papermill waits for the kernel to answer, per try: a start that times out (a loaded
+# machine) or whose kernel dies before answering is retried with the next, longer wait.
+KERNEL_START_TIMEOUTS = (60, 300)
+KERNEL_START_FAILURES = ("Kernel didn't respond", "Kernel died before replying to kernel_info")
+
+
 def execute_notebook(
     notebook: Path,
     executed: Path,
@@ -78,12 +84,29 @@ def execute_notebook(
 ) -> None:
     """Run ``notebook`` into ``executed`` with ``parameters``; the kernel's output, streams and
     stderr alike, also goes to ``log_file``; ``on_kernel_start`` gets the kernel's pid before
-    the first cell runs.
+    the first cell runs. A kernel that fails to start is started again with a longer wait
+    (:data:`KERNEL_START_TIMEOUTS`), saying so in ``log_file``.
 
-    Raises papermill's PapermillExecutionError when a cell fails and RunInterrupted when a
-    SIGTERM or SIGINT stopped the run (the kernel is interrupted, so the running cell stops
-    where it is and the executed copy is written; a second signal stops at once).
+    Raises papermill's PapermillExecutionError when a cell fails, RuntimeError when the kernel
+    fails its last start, and RunInterrupted when a SIGTERM or SIGINT stopped the run (the
+    kernel is interrupted, so the running cell stops where it is and the executed copy is
+    written; a second signal stops at once).
     """
+    for number, start_timeout in enumerate(KERNEL_START_TIMEOUTS, start=1):
+        try:
+            return _execute_once(notebook, executed, parameters, log_file, on_kernel_start,
+                                 start_timeout)
+        except RuntimeError as error:
+            if not str(error).startswith(KERNEL_START_FAILURES) \
+                    or number == len(KERNEL_START_TIMEOUTS):
+                raise
+            print(f"the kernel did not start ({error}); starting it again, waiting up to "
+                  f"{KERNEL_START_TIMEOUTS[number]} s", file=log_file, flush=True)
+
+
+def _execute_once(notebook, executed, parameters, log_file, on_kernel_start,
+                  start_timeout: int) -> None:
+    """One try of :func:`execute_notebook`, waiting ``start_timeout`` s for the kernel."""
     import papermill
 
     manager = _kernel_manager(log_file)
@@ -99,7 +122,7 @@ def execute_notebook(
         try:
             papermill.execute_notebook(
                 str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
-                language="python",
+                language="python", start_timeout=start_timeout,
                 km=manager, log_output=True, progress_bar=False, cwd=str(REPO_ROOT),
                 stdout_file=log_file, stderr_file=log_file,
                 on_cell_execute=before_each_cell,

@@ -52,7 +52,7 @@ def run_paper(
     if notebook is None:
         raise PipelineError(f"no notebook {PAPERS[paper]}_*.ipynb for {paper!r} in {notebooks_dir}")
     check_data(paper, parameters)
-    folders = staging.RunFolders.of(Path(out_root).resolve() / paper, profile)
+    folders = staging.RunFolders.of(Path(out_root), paper, profile)
     final_dir, failed_dir = folders.final, folders.failed
     with results_lock(final_dir):
         prepare = staging.prepare_refresh if refresh else staging.prepare_staging

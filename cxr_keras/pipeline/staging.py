@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,11 @@ class RunFolders:
     parked: Path
 
     @classmethod
-    def of(cls, paper_dir: Path, profile: str) -> RunFolders:
+    def of(cls, out_root: Path, paper: str, profile: str) -> RunFolders:
+        """The folders of ``paper``'s ``profile`` under the results root ``out_root`` (``--out``),
+        whose ``<paper>`` folder is created here; PipelineError names a root or folder that
+        is a file, cannot be created or is read-only."""
+        paper_dir = writable_folder(Path(out_root).resolve(), paper)
         return cls(final=paper_dir / profile, staging=paper_dir / f".{profile}.partial",
                    failed=paper_dir / f"{profile}.failed",
                    parked=paper_dir / f".{profile}.unfinished")
@@ -48,6 +53,23 @@ class RunFolders:
         """The folder an unfinished run with ``parameters`` is parked in."""
         text = json.dumps(jsonable(parameters), sort_keys=True)
         return self.parked / hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def writable_folder(out_root: Path, name: str) -> Path:
+    """Create ``out_root/name`` and check that this process may write in it."""
+    if out_root.exists() and not out_root.is_dir():
+        raise PipelineError(f"--out {out_root} is a file, not a folder; pass a folder for the "
+                            f"results (it is created when missing)")
+    folder = out_root / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PipelineError(f"cannot create the results folder {folder}: {error.strerror}; "
+                            f"pass --out a folder you can write to") from error
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PipelineError(f"cannot write in the results folder {folder} (read-only); make it "
+                            f"writable or pass --out another folder")
+    return folder
 
 
 def prepare_staging(folders: RunFolders, parameters: dict[str, Any]) -> Path:
