@@ -25,7 +25,7 @@ from cxr_keras.augment import check_method
 from cxr_keras.augment.array_ops import augment_array_batch
 from cxr_keras.fingerprint import array_digest, check_stamp, write_stamp
 from cxr_keras.gan import EpochProgress, ShuffledBatches
-from cxr_keras.io import atomic_path, write_csv
+from cxr_keras.io import atomic_path, load_back_array, read_back_csv, write_csv
 from cxr_keras.metrics.classification import confusion_matrix_frame, report_with_ci
 from cxr_keras.seeding import seeded_build
 
@@ -227,7 +227,9 @@ def train_or_load_classifier(
     run_dir = Path(run_dir)
     inputs = classifier_inputs(train, val, x_test, {**train_kwargs, **(stamp or {})})
     if check_stamp(run_dir, inputs, "classifier run"):
-        return np.load(run_dir / "probabilities.npy"), pd.read_csv(run_dir / "history.csv")
+        remedy = f"delete {run_dir} to train this classifier again"
+        return (load_back_array(run_dir / "probabilities.npy", len(x_test), remedy),
+                read_back_csv(run_dir / "history.csv", ["epoch"], remedy=remedy))
     train_kwargs.setdefault("progress", f"classifier {run_dir.parent.name}/{run_dir.name}")
     model, history = train_classifier(model_fn, train, val, **train_kwargs)
     probabilities = model.predict(x_test, batch_size=256, verbose=0)

@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +71,45 @@ def _to_builtin(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+class DamagedFileError(ValueError):
+    """A file a run wrote earlier and reads back is unreadable, truncated or incomplete."""
+
+
+def read_back_csv(path: str | os.PathLike, columns: Sequence[str] = (), rows: int | None = None,
+                  remedy: str = "delete it to make it again"):
+    """Read back a CSV a run wrote earlier as a pandas DataFrame, checking that it parses and
+    has ``columns`` and (when given) ``rows`` rows; else :class:`DamagedFileError` names the
+    file, what is wrong and ``remedy``."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DamagedFileError(f"{path} is unreadable ({error}); {remedy}") from error
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise DamagedFileError(f"{path} lacks the columns {missing}; {remedy}")
+    if rows is not None and len(frame) != rows:
+        raise DamagedFileError(f"{path} holds {len(frame)} rows where {rows} were written "
+                               f"(truncated?); {remedy}")
+    if frame[list(columns)].isna().any().any():
+        raise DamagedFileError(f"{path} has empty cells in {list(columns)} (truncated?); {remedy}")
+    return frame
+
+
+def load_back_array(path: str | os.PathLike, rows: int | None = None,
+                    remedy: str = "delete it to make it again"):
+    """Load back a ``.npy`` array a run wrote earlier, checking that it loads and (when given)
+    has ``rows`` rows; else :class:`DamagedFileError` names the file and ``remedy``."""
+    import numpy as np
+
+    try:
+        array = np.load(path)
+    except (OSError, ValueError, EOFError) as error:
+        raise DamagedFileError(f"{path} is unreadable ({error}); {remedy}") from error
+    if rows is not None and len(array) != rows:
+        raise DamagedFileError(f"{path} holds {len(array)} rows where {rows} were written; "
+                               f"{remedy}")
+    return array

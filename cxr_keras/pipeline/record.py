@@ -25,6 +25,7 @@ from typing import Any
 from cxr_keras.io import write_json
 from cxr_keras.paths import REPO_ROOT
 from cxr_keras.pipeline.execution import eager_functions, keras_backend
+from cxr_keras.pipeline.parameters import PipelineError
 
 MANIFEST_NAME = "data_manifest.csv"
 ATTEMPTS_FILE = ".attempts.json"
@@ -103,7 +104,10 @@ def read_attempts(folder: Path) -> list[dict[str, Any]]:
     """The attempts recorded in ``folder``, any left ``running`` (their runner died) marked
     ``killed`` with their end taken from the newest file in ``folder``."""
     path = folder / ATTEMPTS_FILE
-    attempts = json.loads(path.read_text()) if path.is_file() else []
+    remedy = f"delete {folder} to discard that unfinished run"
+    attempts = read_run_file(path, list, remedy) if path.is_file() else []
+    if not all(isinstance(attempt, dict) and "started_utc" in attempt for attempt in attempts):
+        raise PipelineError(f"{path} does not list attempts; {remedy}")
     last_write = _newest_mtime(folder)
     for index, attempt in enumerate(attempts):
         if attempt.get("outcome") == RUNNING:
@@ -112,6 +116,18 @@ def read_attempts(folder: Path) -> list[dict[str, Any]]:
             attempts[index] = {**attempt, "outcome": KILLED, "finished_utc": utc(ended),
                                "wall_seconds": round((ended - started).total_seconds(), 1)}
     return attempts
+
+
+def read_run_file(path: Path, kind: type, remedy: str) -> Any:
+    """The JSON ``kind`` (dict or list) the runner wrote to ``path``; PipelineError naming
+    ``path`` and ``remedy`` when it is unreadable or holds something else."""
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PipelineError(f"{path} is unreadable ({error}); {remedy}") from error
+    if not isinstance(content, kind):
+        raise PipelineError(f"{path} does not hold a JSON {kind.__name__}; {remedy}")
+    return content
 
 
 def write_attempts(folder: Path, attempts: Sequence[dict[str, Any]]) -> None:

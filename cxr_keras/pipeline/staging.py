@@ -23,7 +23,12 @@ from typing import Any
 
 from cxr_keras.io import write_json
 from cxr_keras.pipeline.parameters import PHANTOMS, PipelineError
-from cxr_keras.pipeline.record import previous_attempts, read_attempts, write_attempts
+from cxr_keras.pipeline.record import (
+    previous_attempts,
+    read_attempts,
+    read_run_file,
+    write_attempts,
+)
 
 PARAMETERS_STAMP = ".parameters.json"
 
@@ -107,7 +112,7 @@ def prepare_refresh(folders: RunFolders, parameters: dict[str, Any]) -> Path:
             f"nothing to refresh: {final_dir} holds no finished run (no run.json); run without "
             f"--refresh"
         )
-    previous = json.loads(run_json.read_text())
+    previous = read_run_file(run_json, dict, "run without --refresh to start from scratch")
     differences = parameter_differences(same_data_path(previous.get("parameters") or {}),
                                         same_data_path(jsonable(parameters)))
     if differences:
@@ -153,18 +158,7 @@ def read_parameters(folder: Path) -> dict[str, Any] | None:
     stamp = folder / PARAMETERS_STAMP
     if not stamp.is_file():
         return None
-    try:
-        stamped = json.loads(stamp.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise PipelineError(
-            f"{stamp} is unreadable ({error}); delete {folder} to discard that unfinished run"
-        ) from error
-    if not isinstance(stamped, dict):
-        raise PipelineError(
-            f"{stamp} does not hold a mapping of parameters; delete {folder} to discard that "
-            f"unfinished run"
-        )
-    return stamped
+    return read_run_file(stamp, dict, f"delete {folder} to discard that unfinished run")
 
 
 def has_parameters(folder: Path, parameters: dict[str, Any]) -> bool:

@@ -27,7 +27,7 @@ from cxr_keras.data.kermany import KermanyDataset
 from cxr_keras.data.phantom_dataset import PhantomDataset
 from cxr_keras.data.selection import resolve_root, stratified_subsample
 from cxr_keras.fingerprint import check_stamp, write_stamp
-from cxr_keras.io import write_csv
+from cxr_keras.io import read_back_csv, write_csv
 from cxr_keras.paths import KERMANY_DIR
 from cxr_keras.reproductions.per_class_gan import distance_ratio, diversity_ratio
 from cxr_keras.reproductions.verdicts import (
@@ -300,7 +300,9 @@ def _method_predictions(method, model_fn, train, test, class_names, generated, t
     method_dir = Path(out_dir) / method if out_dir is not None else None
     inputs = classifier_inputs((x, y), None, x_test, {"method": method, "seed": seed, **train_kwargs})
     if method_dir is not None and check_stamp(method_dir, inputs, f"classifier ({method})"):
-        return pd.read_csv(method_dir / "predictions.csv")
+        return read_back_csv(method_dir / "predictions.csv",
+                             ["y_true", *(f"prob_{name}" for name in class_names)], len(y_test),
+                             remedy=f"delete {method_dir} to train this classifier again")
     augmentation = None if is_gan_method(method) or method == "none" else method
     model, history = train_classifier(model_fn, (x, y), seed=seed, augmentation=augmentation,
                                       **{"progress": f"classifier ({method})", **train_kwargs})

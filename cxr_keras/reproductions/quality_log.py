@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cxr_keras.fingerprint import array_digest, check_stamp, write_stamp
-from cxr_keras.io import write_csv
+from cxr_keras.io import read_back_csv, write_csv
 from cxr_keras.metrics import extract_features, fid_from_features, inception_score_from_images
 from cxr_keras.metrics.frechet import RankDeficientCovarianceWarning
 
@@ -46,7 +46,10 @@ class QualityLogger(keras.callbacks.Callback):
         self.stamp_inputs = {"real_features": array_digest(self.real_features), "n_fake": self.n_fake,
                              "every": self.every, "seed": seed, "inception_score": is_classifier is not None}
         reuse = check_stamp(self.csv_path.parent, self.stamp_inputs, "FID log") and self.csv_path.is_file()
-        self.rows = pd.read_csv(self.csv_path).set_index("epoch").to_dict("index") if reuse else {}
+        self.rows = read_back_csv(
+            self.csv_path, ("epoch", "fid"),
+            remedy=f"delete {self.csv_path.parent} to train and measure this GAN again",
+        ).set_index("epoch").to_dict("index") if reuse else {}
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
