@@ -30,6 +30,10 @@ from cxr_keras.metrics.classification import confusion_matrix_frame, report_with
 from cxr_keras.seeding import seeded_build
 
 BALANCED_ACCURACY = "val_balanced_accuracy"
+LEARNING_RATE_SCHEDULES = ("cosine", "constant")
+# What changed in how every classifier trains, kept in each run's stamp so that folders made
+# by older code are not read back as if this code had made them.
+TRAINING_SETTINGS = {"batchnorm_statistics": "recalibrated"}
 
 
 class TrainingDivergedError(RuntimeError):
@@ -96,11 +100,13 @@ class SigmoidDecay(keras.optimizers.schedules.LearningRateSchedule):
         return {"initial": self.initial, "total_steps": self.total_steps, "steepness": self.steepness}
 
 
-def make_optimizer(optimizer: str | Callable[[], keras.optimizers.Optimizer], learning_rate: float):
-    """A fresh optimizer: from a name ("adam", "sgd", ...) and learning rate, or a factory."""
+def make_optimizer(optimizer: str | Callable[[], keras.optimizers.Optimizer],
+                   learning_rate: float | keras.optimizers.schedules.LearningRateSchedule):
+    """A fresh optimizer: from a name ("adam", "sgd", ...) and learning rate (or schedule),
+    or a factory."""
     if callable(optimizer):
         return optimizer()
-    return keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": learning_rate}})
+    return type(keras.optimizers.get(optimizer))(learning_rate=learning_rate)
 
 
 def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
@@ -161,6 +167,7 @@ def train_classifier(
     optimizer: str | Callable[[], keras.optimizers.Optimizer] = "adam",
     learning_rate: float = 1e-3,
     class_weight: dict[int, float] | None = None,
+    learning_rate_schedule: str = "cosine",
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 0,
     progress: str | None = None,
@@ -169,8 +176,12 @@ def train_classifier(
 
     Weights, shuffling and augmentation draws all follow ``seed`` (the global random state is
     left alone), so two calls that differ only in ``augmentation`` see the same initial weights
-    and image order. A non-finite or exploding loss raises :class:`TrainingDivergedError`.
-    With ``verbose=0``, a ``progress`` description shows a progress bar over epochs on stderr.
+    and image order. A named ``optimizer`` runs at ``learning_rate`` decayed along a cosine to 0
+    over the fit (``learning_rate_schedule="cosine"``) or held (``"constant"``); a factory
+    brings its own. After the fit every BatchNorm layer's statistics are recomputed over the
+    training images (:func:`recalibrate_batchnorm`). A non-finite or exploding loss raises
+    :class:`TrainingDivergedError`. With ``verbose=0``, a ``progress`` description shows a
+    progress bar over epochs on stderr.
     """
     x, y = check_xy(train, "train")
     if val is not None:
@@ -179,6 +190,12 @@ def train_classifier(
         check_method(augmentation)
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
+    if learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
+        raise ValueError(f"learning_rate_schedule must be one of {LEARNING_RATE_SCHEDULES}, "
+                         f"got {learning_rate_schedule!r}")
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    if learning_rate_schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps_per_epoch)
     with seeded_build(seed):
         model = model_fn()
     model.compile(
@@ -190,7 +207,7 @@ def train_classifier(
         EpochProgress(progress, monitor=("loss", "accuracy", "val_accuracy", BALANCED_ACCURACY))]
     if keras.backend.backend() == "tensorflow":
         stream = {"x": training_dataset(x, y, batch_size, seed, augmentation),
-                  "steps_per_epoch": math.ceil(len(x) / batch_size), "class_weight": class_weight}
+                  "steps_per_epoch": steps_per_epoch, "class_weight": class_weight}
     else:
         stream = {"x": ClassifierBatches(x, y, batch_size, seed, augmentation, class_weight)}
     history = model.fit(
@@ -201,9 +218,32 @@ def train_classifier(
         callbacks=[StopOnDivergingLoss(), *callbacks, *bar],
         verbose=verbose,
     )
+    recalibrate_batchnorm(model, x)
     frame = pd.DataFrame(history.history)
     frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
     return model, frame
+
+
+def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: int = 128) -> keras.Model:
+    """Set every BatchNormalization layer's moving mean and variance to the exact statistics
+    of its inputs over ``images`` in inference mode, layer by layer in order ("precise BN").
+
+    The moving averages a short fit leaves behind lag the weights they normalise: a model
+    whose batches it classifies well can call nearly every image one class in inference mode.
+    Recomputing them over the training images (no augmentation) makes inference match what
+    was learned. Returns ``model``, changed in place.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        inputs = keras.Model(model.inputs, layer.input).predict(images, batch_size=batch_size, verbose=0)
+        inputs = np.asarray(inputs, dtype=np.float64)
+        channel = layer.axis % inputs.ndim
+        axes = tuple(a for a in range(inputs.ndim) if a != channel)
+        layer.moving_mean.assign(inputs.mean(axis=axes).astype(np.float32))
+        layer.moving_variance.assign(inputs.var(axis=axes).astype(np.float32))
+    return model
 
 
 def train_or_load_classifier(
@@ -245,6 +285,7 @@ def classifier_inputs(train, val, x_test, settings: Mapping[str, Any]) -> dict[s
     arrays = {"train_images": train[0], "train_labels": train[1], "test_images": x_test}
     if val is not None:
         arrays.update(val_images=val[0], val_labels=val[1])
+    settings = {"learning_rate_schedule": "cosine", **TRAINING_SETTINGS, **settings}
     plain = {key: value for key, value in settings.items()
              if key != "progress" and (value is None or isinstance(value, (bool, int, float, str)))}
     return {**{key: array_digest(value) for key, value in arrays.items()}, **plain}

@@ -16,10 +16,12 @@ from cxr_keras.classifier_training import (
     TrainingDivergedError,
     ValidationBalancedAccuracy,
     evaluate_classifier,
+    recalibrate_batchnorm,
     train_classifier,
     train_or_load_classifier,
 )
 from cxr_keras.fingerprint import StaleArtefactError
+from cxr_keras.seeding import seeded_build
 from tests.scripts.tiny_classifier import CLASSES, SIZE, separable, tiny_cnn
 
 
@@ -179,3 +181,63 @@ def test_classifier_batches_augment_with_fresh_draws_every_epoch():
     assert len(np.unique(first)) == 6 and not np.allclose(np.sort(first), np.sort(second))
     with pytest.raises(ValueError, match="unknown augmentation"):
         ClassifierBatches(np.zeros((2, 4, 4, 1)), np.zeros(2, int), 2, 0, augmentation="rotate")
+
+
+def _lagging_batchnorm_cnn():
+    """A CNN whose BatchNorm keeps Keras' default momentum (0.99): after a few dozen steps its
+    moving statistics still sit near their initial 0 / 1 while the features it normalises
+    have moved far from there (inputs offset to [0.5, 1])."""
+    return keras.Sequential([
+        keras.Input((SIZE, SIZE, 1)),
+        keras.layers.Conv2D(8, 3, padding="same"),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(8),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Dense(len(CLASSES), activation="softmax"),
+    ])
+
+
+def test_inference_mode_agrees_with_what_the_classifier_learned():
+    # The BatchNorm defect behind classifiers that call every test image one class: the fit
+    # learns the task, but inference-mode outputs use moving statistics that lag the weights.
+    x, y = separable(96, seed=0)
+    x = 0.75 + 0.25 * x  # features far from BatchNorm's initial moving mean 0 / variance 1
+    model, _ = train_classifier(_lagging_batchnorm_cnn, (x, y), epochs=6, batch_size=16, seed=0,
+                                learning_rate=0.02)
+    assert (model.predict(x, verbose=0).argmax(1) == y).mean() > 0.9
+    for layer in [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]:
+        inputs = keras.Model(model.inputs, layer.input).predict(x, verbose=0)
+        axes = tuple(range(inputs.ndim - 1))
+        np.testing.assert_allclose(layer.moving_mean.numpy(), inputs.mean(axes), rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(layer.moving_variance.numpy(), inputs.var(axes), rtol=1e-3, atol=1e-4)
+
+
+def test_without_recalibration_the_lagging_statistics_break_inference():
+    # The same fit with the moving statistics left as the fit made them: inference mode is
+    # no better than calling every image one class, on the very images the fit learned (the case recalibration is there for).
+    x, y = separable(96, seed=0)
+    x = 0.75 + 0.25 * x
+    with seeded_build(0):
+        model = _lagging_batchnorm_cnn()
+    model.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=6, batch_size=16, verbose=0, shuffle=False)
+    assert history.history["accuracy"][-1] > 0.9
+    before = (model.predict(x, verbose=0).argmax(1) == y).mean()
+    recalibrate_batchnorm(model, x)
+    after = (model.predict(x, verbose=0).argmax(1) == y).mean()
+    majority_rate = max(y.mean(), 1 - y.mean())  # what calling every image one class scores
+    assert before <= majority_rate + 0.02 and after > 0.9
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero_and_rejects_unknown_names():
+    x, y = separable(32, seed=0)
+    model, _ = train_classifier(tiny_cnn, (x, y), epochs=2, batch_size=16, seed=0)
+    assert float(model.optimizer.learning_rate) < 1e-6
+    model, _ = train_classifier(tiny_cnn, (x, y), epochs=1, batch_size=16, seed=0,
+                                learning_rate_schedule="constant", learning_rate=0.01)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="learning_rate_schedule must be one of"):
+        train_classifier(tiny_cnn, (x, y), epochs=1, learning_rate_schedule="step")
