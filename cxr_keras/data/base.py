@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cxr_keras.data.images import check_image_file, decode_image
-from cxr_keras.data.schema import CORE_COLUMNS, ON_ERROR, SPLITS, DatasetError
+from cxr_keras.data.schema import CORE_COLUMNS, ON_ERROR, SPLITS, DatasetError, printable_path
 from cxr_keras.data.splits import check_no_patient_overlap, read_manifest, write_manifest
 
 __all__ = ["CORE_COLUMNS", "ON_ERROR", "SPLITS", "CXRDataset", "DatasetError"]
@@ -52,6 +52,7 @@ class CXRDataset:
         self.root = Path(root) if root is not None else None
         self.on_error = on_error
         self.skipped: list[tuple[str, str]] = []
+        self._drop_names_not_utf8()
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -241,6 +242,24 @@ class CXRDataset:
         if split is None:
             return list(range(len(self.frame)))
         return np.flatnonzero((self.frame["split"] == split).to_numpy()).tolist()
+
+    def _drop_names_not_utf8(self) -> None:
+        """Refuse (on_error="raise") or skip the files whose names are not valid UTF-8: no
+        manifest or results file could name them. Each is named with its odd bytes escaped."""
+        paths = self.frame["path"]
+        shown = paths.map(printable_path)
+        odd = shown != paths
+        if not odd.any():
+            return
+        bad = [(path, "file name is not valid UTF-8") for path in shown[odd]]
+        if self.on_error == "raise":
+            raise DatasetError(
+                f"{len(bad)} file name(s) in {self.name} are not valid UTF-8, so no manifest "
+                f"can name them: {'; '.join(path for path, _ in bad[:5])}. Rename them to "
+                "UTF-8 (e.g. convmv -f latin1 -t utf8), or load with on_error='skip'"
+            )
+        self.frame = self.frame[~odd].reset_index(drop=True)
+        self._record_skipped(bad)
 
     def _check_rows(self) -> Iterable[tuple[int, str]]:
         for i, path in enumerate(self.frame["path"]):
