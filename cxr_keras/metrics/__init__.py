@@ -83,6 +83,7 @@ _EXPORTS = {
     ),
     "verdict": ("gan_verdict", "training_signals"),
     "utility": ("synthetic_utility", "matched_subsets"),
+    "paired": ("paired_difference", "detectable_difference", "bonferroni", "cluster_codes"),
     "inception": ("FIDInceptionV3", "load_fid_inception", "default_weights_path"),
     "features": ("extract_features", "cached_features", "cache_key"),
 }
