@@ -1,7 +1,7 @@
 """Claims, caveats and "paper | ours [CI]" cells: numbers in frames, prose in one place.
 
-Every paper module's ``claims()`` returns a frame of :data:`CLAIM_COLUMNS` (built with
-:func:`claim_row`), and its ``caveats()`` a frame of :data:`CAVEAT_COLUMNS` (built with
+Every paper module's ``claims()`` returns a frame of :data:`CLAIM_COLUMNS` and
+:data:`PAIRED_COLUMNS` (built with :func:`claim_row`), and its ``caveats()`` a frame of :data:`CAVEAT_COLUMNS` (built with
 :func:`caveat_rows`): one number per cell. :func:`claim_lines` and :func:`caveat_lines` turn
 them into the sentences the notebooks print, and :func:`paper_vs_ours` the table cells, so
 wording and number formats live only here. Importing this module loads no TensorFlow.
@@ -16,6 +16,12 @@ import pandas as pd
 
 CLAIM_COLUMNS = ["claim", "measure", "paper", "ours", "ci_low", "ci_high",
                  "versus", "versus_low", "versus_high", "held", "generator", "verdict"]
+# A paired comparison's numbers, in the units of the difference (accuracy points): A - B with
+# its interval at ``confidence``, the bootstrap SD from seeds alone and from test images alone,
+# the smallest difference detectable at 80% power and the paper's own difference. NaN in
+# claims that are not paired comparisons (and absent from claims tables written before them).
+PAIRED_COLUMNS = ["difference", "difference_low", "difference_high", "confidence", "sd_seeds",
+                  "sd_test", "detectable", "paper_difference"]
 HEALTHY = "healthy"  # the GAN health verdict (cxr_keras.metrics.verdict) a claim can rest on
 CAVEAT_COLUMNS = ["factor", "quantity", "group", "ours", "ci_low", "ci_high", "paper"]
 # What a caveat quantity means, said once after its name (quantities not listed need none).
@@ -41,9 +47,17 @@ def exceeds(a: Sequence[float], b: Sequence[float]) -> bool:
 
 def claim_row(claim: str, measure: str, ours: Sequence[float] | float, held: bool | None = None,
               versus: Sequence[float] | float = np.nan, paper: float = np.nan,
-              generator: str | None = None) -> dict:
+              generator: str | None = None, difference: Mapping | None = None,
+              paper_difference: float = np.nan) -> dict:
     """One claim: ``ours`` (and the ``versus`` it is compared with) as a value or (value, ci_low,
     ci_high). Without ``held``, the claim holds when ``ours`` :func:`exceeds` ``versus``.
+
+    ``difference``: for "ours beats versus" judged on the paired difference, the
+    :func:`cxr_keras.metrics.paired_difference` of ours - versus (its ``difference``, ``low``,
+    ``high``, ``confidence``, ``sd_seeds``, ``sd_test``, ``detectable``), beside the paper's
+    ``paper_difference`` in the same units. Then, without ``held``, the claim holds when the
+    interval lies above 0, did not hold when below 0, and is inconclusive when it straddles 0
+    (the verdict says what the interval rules out and where the paper's difference lies).
 
     ``generator``: for a claim that rests on generated images, the health verdict of the GAN
     that made them (:func:`cxr_keras.metrics.gan_health`; for several GANs, the first
@@ -51,11 +65,15 @@ def claim_row(claim: str, measure: str, ours: Sequence[float] | float, held: boo
     judged neither way: its verdict reads "inconclusive: the generator was <verdict>".
     """
     ours, versus = _triple(ours), _triple(versus)
+    paired = _paired(difference, paper_difference)
     if held is None:
-        held = exceeds(ours, versus)
-    verdict = _verdict(bool(held), ours, versus, generator)
-    return dict(zip(CLAIM_COLUMNS, [claim, measure, paper, *ours, *versus, bool(held),
-                                    generator or "", verdict]))
+        held = paired[1] > 0 if difference is not None else exceeds(ours, versus)
+    if difference is not None and (generator is None or generator == HEALTHY) and not held:
+        verdict = _paired_verdict(paired)
+    else:
+        verdict = _verdict(bool(held), ours, versus, generator)
+    return dict(zip(CLAIM_COLUMNS + PAIRED_COLUMNS, [claim, measure, paper, *ours, *versus, bool(held),
+                                                     generator or "", verdict, *paired]))
 
 
 def generator_verdict(verdicts: Mapping[str, str] | pd.Series) -> str:
@@ -78,9 +96,35 @@ def _verdict(held: bool, ours: list[float], versus: list[float], generator: str 
     return f"inconclusive: {NOT_RESOLVED}" if overlapping else "did not hold"
 
 
+def _paired(difference: Mapping | None, paper_difference: float) -> list[float]:
+    if difference is None:
+        return [np.nan] * (len(PAIRED_COLUMNS) - 1) + [float(paper_difference)]
+    keys = ["difference", "low", "high", "confidence", "sd_seeds", "sd_test", "detectable"]
+    missing = [key for key in keys if key not in difference]
+    if missing:
+        raise ValueError(f"difference lacks {missing}; pass cxr_keras.metrics.paired_difference(...)")
+    return [float(difference[key]) for key in keys] + [float(paper_difference)]
+
+
+def _paired_verdict(paired: list[float]) -> str:
+    _, low, high, *_, paper_difference = paired
+    if high < 0:
+        return "did not hold"
+    why = f"the interval straddles 0: a gain above {points(high)} points is ruled out"
+    if not pd.isna(paper_difference):
+        where = "lies inside it" if low <= paper_difference <= high else "is ruled out"
+        why += f"; the paper's {points(paper_difference)} {where}"
+    return f"inconclusive: {why}"
+
+
+def points(value: float) -> str:
+    """A signed difference as the claims print it: ``"+0.6"``."""
+    return f"{value:+.1f}"
+
+
 def claims_frame(rows: Sequence[dict]) -> pd.DataFrame:
-    """:func:`claim_row` rows as a frame with :data:`CLAIM_COLUMNS`."""
-    return pd.DataFrame(list(rows), columns=CLAIM_COLUMNS)
+    """:func:`claim_row` rows as a frame with :data:`CLAIM_COLUMNS` and :data:`PAIRED_COLUMNS`."""
+    return pd.DataFrame(list(rows), columns=CLAIM_COLUMNS + PAIRED_COLUMNS)
 
 
 def caveat_rows(factor: str, quantity: str, ours: Mapping | pd.Series | Sequence[float] | float,
@@ -133,13 +177,29 @@ def paper_vs_ours(paper: float, value: float, low: float = np.nan, high: float =
 
 
 def measured_text(row) -> str:
-    """One claim's numbers: "<measure>: ours [CI] vs the compared value [CI] (paper <value>)";
-    ``row`` is a row of a :data:`CLAIM_COLUMNS` frame (a tuple or a Series)."""
+    """One claim's numbers: "<measure>: ours [CI] vs the compared value [CI] (paper <value>)",
+    then for a paired comparison :func:`difference_text`; ``row`` is a row of a
+    :func:`claims_frame` (a tuple or a Series; the paired columns may be absent)."""
     text = f"{row.measure}: {with_interval(row.ours, row.ci_low, row.ci_high)}"
     if not pd.isna(row.versus):
         text += f" vs {with_interval(row.versus, row.versus_low, row.versus_high)}"
     if not pd.isna(row.paper):
         text += f" (paper {number(row.paper)})"
+    if not pd.isna(getattr(row, "difference", np.nan)):
+        text += f"; {difference_text(row)}"
+    return text
+
+
+def difference_text(row) -> str:
+    """A paired comparison's numbers: "difference +5.0 points [99% CI +2.1, +7.9] (SD 1.2 from
+    seeds, 1.1 from test images); smallest detectable difference 4.1 points (80% power), the
+    paper's +0.6"."""
+    level = f"{100 * row.confidence:.3g}%"
+    text = (f"difference {points(row.difference)} points [{level} CI {points(row.difference_low)}, "
+            f"{points(row.difference_high)}] (SD {row.sd_seeds:.1f} from seeds, {row.sd_test:.1f} from "
+            f"test images); smallest detectable difference {row.detectable:.1f} points (80% power)")
+    if not pd.isna(row.paper_difference):
+        text += f", the paper's {points(row.paper_difference)}"
     return text
 
 
