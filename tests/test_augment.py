@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cxr_keras import augment
-from cxr_keras.augment import METHODS, augment_images, gan_balance
+from cxr_keras.augment import METHODS, augment_images, balance_gap, gan_balance, oversample
 from cxr_keras.augment.array_ops import augment_array_batch, resize_bilinear
 from cxr_keras.metrics.conversions import resize_images
 
@@ -166,6 +166,26 @@ def test_gan_balance_errors():
         gan_balance(x, y, np.zeros((5, 8, 8, 1), np.float32), target_class=0)
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         gan_balance(x, y, np.full((5, 16, 16, 1), 255.0, np.float32), target_class=0)
+
+
+def test_oversample_repeats_each_real_image_as_evenly_as_the_count_allows():
+    x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)
+    y = np.array([0, 0, 0, 1, 1, 1, 1, 1, 1, 1])
+    assert balance_gap(y, 0) == 4 and balance_gap(y, 1) == 0
+    xb, yb = oversample(x, y, {0: balance_gap(y, 0)}, seed=3)
+    assert np.bincount(yb).tolist() == [7, 7]
+    np.testing.assert_array_equal(xb[:10], x)
+    repeats = np.bincount(xb[10:, 0, 0, 0].astype(int), minlength=3)[:3]
+    assert sorted(repeats) == [1, 1, 2] and (yb[10:] == 0).all()  # 4 repeats of 3 images
+    again, _ = oversample(x, y, {0: 4}, seed=3)
+    np.testing.assert_array_equal(again, xb)  # the draw follows the seed
+    both, labels = oversample(x, y, {0: 2, 1: 7}, seed=0)
+    assert np.bincount(labels).tolist() == [5, 14]
+    assert sorted(both[10 + 2:, 0, 0, 0].astype(int)) == list(range(3, 10))  # each class-1 image once
+    with pytest.raises(ValueError, match="class 2 has no images to repeat"):
+        oversample(x, y, {2: 1}, seed=0)
+    with pytest.raises(ValueError, match=r"added\[0\] must be a count"):
+        oversample(x, y, {0: -1}, seed=0)
 
 
 @pytest.mark.parametrize("size", [(16, 12), (20, 20)])
