@@ -56,6 +56,28 @@ def test_comparison_table_has_one_row_per_method_beside_the_paper(tmp_path):
     assert formatted.loc["none", "accuracy"].startswith("- | ")
 
 
+def test_controls_train_on_the_set_the_gan_balances_or_with_a_weighted_loss(tmp_path, monkeypatch):
+    train, test = separable(40, seed=0), separable(16, seed=1)
+    seen, train_classifier = {}, kv.train_classifier
+
+    def spy(model_fn, data, **kwargs):
+        seen[kwargs["progress"]] = (np.bincount(data[1]).tolist(), kwargs.get("augmentation"),
+                                    kwargs.get("class_weight"))
+        return train_classifier(model_fn, data, **kwargs)
+
+    monkeypatch.setattr(kv, "train_classifier", spy)
+    generated = np.full((40, SIZE, SIZE, 1), -0.5, np.float32)
+    table = compare_augmentations(["none", "oversample", "class_weight", "gan"], chance_model, train, test, CLASSES,
+                                  generated=generated, n_boot=10, epochs=1, batch_size=16).set_index("method")
+    counts = np.bincount(train[1]).tolist()
+    assert seen["classifier (none)"] == (counts, None, None)
+    assert seen["classifier (oversample)"][0] == [max(counts)] * 2 == seen["classifier (gan)"][0]
+    assert table.loc["oversample", "n_train"] == table.loc["gan", "n_train"] == 2 * max(counts)
+    weights = seen["classifier (class_weight)"][2]
+    assert weights[0] * counts[0] == pytest.approx(weights[1] * counts[1]) == pytest.approx(20)
+    assert seen["classifier (class_weight)"][:2] == (counts, None)
+
+
 def test_comparison_resumes_from_saved_predictions(tmp_path, monkeypatch):
     train, test = separable(24, seed=0), separable(16, seed=1)
     args = {"model_fn": chance_model, "train": train, "test": test, "class_names": CLASSES,
@@ -76,7 +98,7 @@ def test_comparison_argument_errors():
     data = separable(8, 0)
     with pytest.raises(ValueError, match="method 'gan' needs generated images"):
         compare_augmentations(["gan"], chance_model, data, data, CLASSES)
-    with pytest.raises(ValueError, match="unknown augmentation 'mixup'"):
+    with pytest.raises(ValueError, match="unknown augmentation 'mixup' in methods; choose from .*'oversample'"):
         compare_augmentations(["mixup"], chance_model, data, data, CLASSES)
     with pytest.raises(ValueError, match="methods is empty"):
         compare_augmentations([], chance_model, data, data, CLASSES)
@@ -117,18 +139,57 @@ def test_across_seeds_intervals_stay_inside_the_metric_range():
         assert pooled[f"{metric}_ci_low"].between(0, 1).all() and pooled[f"{metric}_ci_high"].between(0, 1).all()
 
 
-def test_a_claim_holds_only_across_seeds_and_with_a_healthy_generator():
-    per_seed = {0: _seed_frame([0.70, 0.90], 0.01), 1: _seed_frame([0.70, 0.90], 0.01)}
-    pooled = kv.across_seeds(per_seed)
-    assert kv.claims(pooled, {"gan": "healthy"}, per_seed)["verdict"].iloc[0] == "held"
-    flipped = {**per_seed, 2: _seed_frame([0.80, 0.79], 0.01)}
-    row = kv.claims(pooled, {"gan": "healthy"}, flipped).iloc[0]  # one seed where flip wins
-    assert not row["held"]
-    collapsed = kv.claims(pooled, {"gan": "mode-collapsed"}, per_seed).iloc[0]
-    assert collapsed["verdict"] == "inconclusive: the generator was mode-collapsed"
-    two_gans = pd.concat([pooled, pooled.iloc[[1]].assign(method="gan_kit")], ignore_index=True)
-    assert list(kv.claims(two_gans)["measure"]) == ["accuracy, gan vs best classic (flip)",
-                                                    "accuracy, gan_kit vs best classic (flip)"]
+def _scores(n=100, right=None):
+    """Two seeds' 0/100 scores per method: right on the first ``right[method]`` images."""
+    return {method: np.tile(np.where(np.arange(n) < k, 100.0, 0.0), (2, 1)) for method, k in right.items()}
+
+
+def _comparison(scores):
+    accuracy = {method: s.mean() / 100 for method, s in scores.items()}
+    return pd.DataFrame({"method": list(accuracy), "accuracy": list(accuracy.values()),
+                         "accuracy_ci_low": [a - 0.05 for a in accuracy.values()],
+                         "accuracy_ci_high": [a + 0.05 for a in accuracy.values()]})
+
+
+def test_claims_judge_each_gan_against_each_paper_method_and_each_control_on_the_paired_difference():
+    # The GAN is right on the first 80 images; flip on 60 (+20 points), crop on 79 (+1: not
+    # resolved), none on 50, oversample on 95 (-15 points).
+    scores = _scores(right={"flip": 60, "crop": 79, "none": 50, "oversample": 95, "gan": 80})
+    patients = np.repeat(np.arange(50), 2)
+    claims = kv.claims(_comparison(scores), scores, patients, {"gan": "healthy"}, n_boot=400).set_index("measure")
+    assert list(claims.index) == ["accuracy, gan vs flip", "accuracy, gan vs crop", "accuracy, gan vs none",
+                                  "accuracy, gan vs oversample"]
+    assert claims.loc["accuracy, gan vs flip", "claim"] == "GAN balancing beats flip augmentation (the paper recipe's GAN)"
+    assert claims.loc["accuracy, gan vs oversample", "claim"] == (
+        "GAN balancing beats balancing by repeating real Normal images (the paper recipe's GAN)")
+    assert claims["difference"].tolist() == pytest.approx([20, 1, 30, -15])
+    assert claims["verdict"].tolist()[::2] == ["held", "held"]
+    assert claims.loc["accuracy, gan vs crop", "verdict"].startswith("inconclusive: the interval straddles 0")
+    assert claims.loc["accuracy, gan vs oversample", "verdict"] == "did not hold"
+    # Bonferroni: two paper comparisons, two controls, each family at 97.5% per interval.
+    assert claims["confidence"].tolist() == pytest.approx([0.975] * 4)
+    assert claims["paper_difference"].iloc[:2].tolist() == pytest.approx([0.6, 0.79])
+    assert claims["paper_difference"].iloc[2:].isna().all() and (claims["paper"] == 0.955).all()
+    assert (claims["sd_seeds"] == 0).all() and (claims["detectable"] > 2.8 * claims["sd_test"]).all()
+    collapsed = kv.claims(_comparison(scores), scores, patients, {"gan": "mode-collapsed"}, n_boot=50)
+    assert (collapsed["verdict"] == "inconclusive: the generator was mode-collapsed").all()
+    two_gans = {**scores, "gan_kit": scores["gan"]}
+    kit = kv.claims(_comparison(two_gans), two_gans, n_boot=50)
+    assert kit["claim"].str.endswith("(the kit recipe's GAN)").sum() == 4
+    with pytest.raises(ValueError, match=r"scores lack \['gan'\]"):
+        kv.claims(_comparison(scores), {m: s for m, s in scores.items() if m != "gan"})
+
+
+def test_accuracy_scores_read_each_seeds_predictions(tmp_path):
+    for seed, prob in enumerate(([0.9, 0.2, 0.6], [0.1, 0.8, 0.7])):
+        folder = tmp_path / f"seed-{seed}" / "gan"
+        folder.mkdir(parents=True)
+        pd.DataFrame({"y_true": [1, 0, 0], "prob_NORMAL": [1 - p for p in prob], "prob_PNEUMONIA": prob}).to_csv(
+            folder / "predictions.csv", index=False)
+    scores = kv.accuracy_scores([tmp_path / "seed-0", tmp_path / "seed-1"], ["gan"])
+    np.testing.assert_array_equal(scores["gan"], [[100, 100, 0], [0, 0, 0]])
+    with pytest.raises(FileNotFoundError, match="flip/predictions.csv is missing"):
+        kv.accuracy_scores([tmp_path / "seed-0"], ["flip"])
 
 
 def test_split_shift_is_the_accuracy_change_in_points():
@@ -173,17 +234,6 @@ def test_a_recipe_batch_size_gives_more_steps_per_epoch(tmp_path):
     assert recipe_batch_size({}, 8) == 8
     with pytest.raises(ValueError, match="recipe batch_size must be a positive integer"):
         recipe_batch_size({"batch_size": 0}, 8)
-
-
-def test_the_gan_claim_needs_separate_intervals():
-    comparison = pd.DataFrame({"method": ["flip", "crop", "gan"], "accuracy": [0.80, 0.85, 0.90],
-                               "accuracy_ci_low": [0.7, 0.80, 0.86], "accuracy_ci_high": [0.9, 0.84, 0.95]})
-    claims = kv.claims(comparison).set_index("claim")
-    gan = claims.loc["GAN balancing beats the best classic augmentation (the paper recipe's GAN)"]
-    assert gan["held"] and gan["measure"].endswith("(crop)")
-    assert (gan["ours"], gan["versus"], gan["versus_high"], gan["paper"]) == (0.90, 0.85, 0.84, 0.955)
-    overlapping = comparison.assign(accuracy_ci_low=[0.7, 0.80, 0.83])
-    assert not kv.claims(overlapping)["held"].iloc[0]
 
 
 def test_caveats_measure_gan_steps_samples_balance_and_test_set():

@@ -6,7 +6,9 @@ separable-convolution CNN trained on that set with the same CNN trained with eac
 augmentation (flip, crop, clip, brightness, contrast): its Table 1.
 :func:`compare_augmentations` trains one classifier per method with the same seed, epochs and
 batch size, evaluates each on the same test images and returns the paper's numbers beside ours
-with bootstrap 95% confidence intervals.
+with bootstrap 95% confidence intervals; beside the paper's methods it trains the controls of
+:data:`CONTROLS`. :func:`claims` judges each GAN against each of them on the paired difference
+of accuracy over the same test patients and seeds.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cxr_keras.augment import check_method, gan_balance
+from cxr_keras.augment import METHODS, balance_gap, gan_balance, oversample
 from cxr_keras.classifier_training import check_xy, classifier_inputs, evaluation, train_classifier
 from cxr_keras.data.kermany import KermanyDataset
 from cxr_keras.data.phantom_dataset import PhantomDataset
 from cxr_keras.data.selection import resolve_root, stratified_subsample
 from cxr_keras.fingerprint import check_stamp, write_stamp
 from cxr_keras.io import read_back_csv, write_csv
+from cxr_keras.metrics.classification import predict_labels
+from cxr_keras.metrics.paired import bonferroni, paired_difference
 from cxr_keras.paths import KERMANY_DIR
 from cxr_keras.reproductions.per_class_gan import distance_ratio, diversity_ratio
 from cxr_keras.reproductions.verdicts import (
@@ -35,7 +39,6 @@ from cxr_keras.reproductions.verdicts import (
     caveats_frame,
     claim_row,
     claims_frame,
-    exceeds,
     paper_vs_ours,
 )
 
@@ -61,6 +64,12 @@ PAPER_TABLE_1 = pd.DataFrame.from_dict(
 PAPER_GAN_RUN = {"epochs": 500, "images": 1341, "batch_size": 64}
 PAPER_FID_768 = 1.289
 PAPER_TEST_IMAGES = 1172
+# The controls every GAN arm is also judged against, with what they stand for in the claims:
+# "none" is the classic method without augmentation; "oversample" balances the classes with
+# real minority images repeated (as many as the GAN adds, drawn with the seed); "class_weight"
+# weights the loss by inverse class frequency. Same epochs and batch as every other method.
+CONTROLS = {"none": "no augmentation", "oversample": "balancing by repeating real Normal images",
+            "class_weight": "a class-weighted loss"}
 # Phantom findings standing in for Normal and Pneumonia.
 PHANTOM_STAND_INS = ["normal", "consolidation"]
 PHANTOM_COUNTS = {"normal": 134, "consolidation": 388}
@@ -113,10 +122,10 @@ def compare_augmentations(
 ) -> pd.DataFrame:
     """Train one classifier per method with the same seed and budget; one row per method.
 
-    ``methods`` are names in :data:`cxr_keras.augment.METHODS` or GAN methods
-    (``"gan"``, ``"gan_<recipe>"``: the training set balanced with generated images of
-    ``target_class``, see :func:`cxr_keras.augment.gan_balance`); ``generated`` holds them,
-    an array for ``"gan"`` alone or ``{method: images}``. ``train_kwargs`` go to
+    ``methods`` are names in :data:`cxr_keras.augment.METHODS`, controls of :data:`CONTROLS`
+    or GAN methods (``"gan"``, ``"gan_<recipe>"``: the training set balanced with generated
+    images of ``target_class``, see :func:`cxr_keras.augment.gan_balance`); ``generated`` holds
+    them, an array for ``"gan"`` alone or ``{method: images}``. ``train_kwargs`` go to
     :func:`cxr_keras.classifier_training.train_classifier`. With ``out_dir``, each method's
     test predictions and history are written to ``out_dir/<method>/`` with a stamp of their
     inputs; a method whose folder was stamped with the same inputs is not retrained, one
@@ -131,9 +140,10 @@ def compare_augmentations(
     if generated is not None and not isinstance(generated, Mapping):
         generated = {GAN_METHOD: generated}
     for method in methods:
-        if not is_gan_method(method):
-            check_method(method)
-        elif method not in (generated or {}):
+        if not is_gan_method(method) and method not in {*METHODS, *CONTROLS}:
+            raise ValueError(f"unknown augmentation {method!r} in methods; choose from {sorted({*METHODS, *CONTROLS})} "
+                             f"or {GAN_METHOD!r} / '{GAN_METHOD}_<recipe>'")
+        elif is_gan_method(method) and method not in (generated or {}):
             raise ValueError(f"method {method!r} needs generated images: pass generated={{{method!r}: images}}")
     rows = []
     for method in methods:
@@ -225,35 +235,70 @@ def paper_vs_ours_table(comparison: pd.DataFrame, digits: int = 1) -> pd.DataFra
     return pd.DataFrame(table, index=pd.Index(comparison["method"], name="paper | ours [95% CI]"))
 
 
-def claims(comparison: pd.DataFrame, generators: Mapping[str, str | None] | None = None,
-           per_seed: Mapping[int, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """The paper's claim checked against this run, once per GAN method in ``comparison``, a
-    :func:`~cxr_keras.reproductions.verdicts.claims_frame` (accuracies as fractions): GAN
-    balancing beats the best classic augmentation. It holds only when the GAN's accuracy
-    interval lies above the best classic method's and, with ``per_seed`` (the frames
-    :func:`across_seeds` pooled), when the GAN beats that method in every seed; a GAN whose
-    health verdict in ``generators`` ({method: verdict}) is not "healthy" makes the claim
-    inconclusive. (FID is a measurement, not a claim: the notebook prints it beside the paper's.)"""
-    ranked = comparison.set_index("method")
-    gan_methods = [method for method in ranked.index if is_gan_method(method)]
-    classic = ranked.drop(index=gan_methods)
-    rows = []
-    if not len(classic):
-        return claims_frame(rows)
-    best = classic["accuracy"].idxmax()
+def accuracy_scores(run_dirs: Sequence[str | os.PathLike], methods: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per method, a (seeds, test images) array: 100 where that seed's classifier labelled the
+    image right, 0 where wrong, read from the ``predictions.csv`` that
+    :func:`compare_augmentations` wrote under each of ``run_dirs`` (one ``out_dir`` per seed,
+    same test images): the scores :func:`claims` compares in pairs."""
+    if not run_dirs:
+        raise ValueError("run_dirs is empty: pass one compare_augmentations out_dir per seed")
+    scores, truth = {}, None
+    for method in methods:
+        rows = []
+        for run_dir in run_dirs:
+            path = Path(run_dir) / method / "predictions.csv"
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} is missing: run compare_augmentations with out_dir={run_dir}")
+            predictions = pd.read_csv(path)
+            y_true = predictions["y_true"].to_numpy()
+            if truth is None:
+                truth = y_true
+            elif not np.array_equal(truth, y_true):
+                raise ValueError(f"{path} has other test labels than the first run's: pass runs on the same test images")
+            rows.append(100.0 * (predict_labels(predictions.filter(like="prob_").to_numpy()) == y_true))
+        scores[method] = np.stack(rows)
+    return scores
+
+
+def claims(comparison: pd.DataFrame, scores: Mapping[str, np.ndarray], patient_ids: Sequence | None = None,
+           generators: Mapping[str, str | None] | None = None, n_boot: int = 2000,
+           confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """The paper's claim checked against this run, a
+    :func:`~cxr_keras.reproductions.verdicts.claims_frame`: each GAN method in ``comparison``
+    beats each classic augmentation of the paper's Table 1, and each control of
+    :data:`CONTROLS`, that ``comparison`` holds (accuracies as fractions).
+
+    Each claim is judged on the paired difference of accuracy, GAN minus the other method, in
+    points (:func:`cxr_keras.metrics.paired_difference` of ``scores`` from
+    :func:`accuracy_scores`, resampling seeds and test patients ``patient_ids`` together), at
+    ``confidence`` Bonferroni-corrected over the paper's comparisons of one GAN, and
+    separately over its controls; ``paper_difference`` is the paper's Table 1 gain. The
+    comparators are fixed by the paper, never picked after the run. A GAN whose health verdict
+    in ``generators`` ({method: verdict}) is not "healthy" makes its claims inconclusive. (FID
+    is a measurement, not a claim: the notebook prints it beside the paper's.)"""
+    indexed = comparison.set_index("method")
+    missing = [method for method in indexed.index if method not in scores]
+    if missing:
+        raise ValueError(f"scores lack {missing}; pass accuracy_scores(run_dirs, comparison['method'])")
+    paper_classic = [m for m in indexed.index if m in PAPER_TABLE_1.index and not is_gan_method(m)]
+    controls = [m for m in CONTROLS if m in indexed.index]
     estimate = ["accuracy", "accuracy_ci_low", "accuracy_ci_high"]
-    versus = classic.loc[best, estimate].tolist()
-    for method in gan_methods:
-        ours = ranked.loc[method, estimate].tolist()
-        every_seed = all(frame.set_index("method").at[method, "accuracy"]
-                         > frame.set_index("method").at[best, "accuracy"]
-                         for frame in (per_seed or {}).values())
+    paper_gan = PAPER_TABLE_1.at[GAN_METHOD, "accuracy"]
+    rows = []
+    for method in (m for m in indexed.index if is_gan_method(m)):
         recipe = "the paper recipe's GAN" if method == GAN_METHOD else f"the {method[len(GAN_METHOD) + 1:]} recipe's GAN"
-        rows.append(claim_row(f"GAN balancing beats the best classic augmentation ({recipe})",
-                              f"accuracy, {method} vs best classic ({best})", ours,
-                              held=every_seed and exceeds(ours, versus), versus=versus,
-                              paper=PAPER_TABLE_1.at[GAN_METHOD, "accuracy"] / 100,
-                              generator=(generators or {}).get(method)))
+        for family in (paper_classic, controls):
+            level = bonferroni(confidence, len(family)) if family else confidence
+            for other in family:
+                what = CONTROLS.get(other, f"{other} augmentation")
+                paper_difference = (round(paper_gan - PAPER_TABLE_1.at[other, "accuracy"], 2)
+                                    if other in PAPER_TABLE_1.index else np.nan)
+                rows.append(claim_row(
+                    f"GAN balancing beats {what} ({recipe})", f"accuracy, {method} vs {other}",
+                    indexed.loc[method, estimate].tolist(), versus=indexed.loc[other, estimate].tolist(),
+                    paper=paper_gan / 100, generator=(generators or {}).get(method),
+                    difference=paired_difference(scores[method], scores[other], patient_ids, n_boot, level, seed),
+                    paper_difference=paper_difference))
     return claims_frame(rows)
 
 
@@ -297,13 +342,17 @@ def _method_predictions(method, model_fn, train, test, class_names, generated, t
     x_test, y_test = check_xy(test, "test")
     if is_gan_method(method):
         x, y = gan_balance(x, y, generated[method], target_class)
+    elif method == "oversample":
+        x, y = oversample(x, y, {target_class: balance_gap(y, target_class)}, seed)
+    elif method == "class_weight":
+        train_kwargs = {**train_kwargs, "class_weight": inverse_frequency_weights(y)}
     method_dir = Path(out_dir) / method if out_dir is not None else None
     inputs = classifier_inputs((x, y), None, x_test, {"method": method, "seed": seed, **train_kwargs})
     if method_dir is not None and check_stamp(method_dir, inputs, f"classifier ({method})"):
         return read_back_csv(method_dir / "predictions.csv",
                              ["y_true", *(f"prob_{name}" for name in class_names)], len(y_test),
                              remedy=f"delete {method_dir} to train this classifier again")
-    augmentation = None if is_gan_method(method) or method == "none" else method
+    augmentation = method if method in METHODS and method != "none" else None
     model, history = train_classifier(model_fn, (x, y), seed=seed, augmentation=augmentation,
                                       **{"progress": f"classifier ({method})", **train_kwargs})
     probabilities = model.predict(x_test, batch_size=64, verbose=0)
@@ -316,12 +365,17 @@ def _method_predictions(method, model_fn, train, test, class_names, generated, t
     return predictions
 
 
+def inverse_frequency_weights(y: np.ndarray) -> dict[int, float]:
+    """Loss weights {class: n / (classes x count)}: every class weighs as much in total."""
+    counts = np.bincount(np.asarray(y, dtype=int))
+    present = np.flatnonzero(counts)
+    return {int(c): float(len(y) / (len(present) * counts[c])) for c in present}
+
+
 def _training_size(method: str, train, target_class: int) -> int:
     _, y = train
-    if not is_gan_method(method):
-        return len(y)
-    counts = np.bincount(np.asarray(y, dtype=int))
-    return len(y) + int(counts.max() - counts[target_class])
+    balanced = is_gan_method(method) or method == "oversample"
+    return len(y) + (balance_gap(y, target_class) if balanced else 0)
 
 
 def _table_metrics(report: pd.DataFrame, positive_name: str) -> dict[str, float]:
