@@ -94,3 +94,22 @@ def test_a_runner_killed_mid_gan_resumes_to_the_numbers_of_an_uninterrupted_run(
         pd.testing.assert_frame_equal(*tables, check_exact=True)
     history = pd.read_csv(resumed / "history_table.csv")
     assert history["epoch"].tolist() == [1, 2, 3, 4] and np.isfinite(history["d_loss"]).all()
+
+
+def test_a_callbacks_record_of_an_epoch_is_written_before_its_checkpoint(tmp_path):
+    """A run killed between the two would resume after the epoch and lose the record (an FID
+    row, say); written first, the epoch is redone and its record rewritten instead."""
+    import keras
+
+    from cxr_keras.gan import train_gan
+    from cxr_keras.gan.checkpoint import list_checkpoints
+    from tests.scripts.tiny_gan import SIZE, tiny_gan
+
+    checkpointed_when_recorded = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: (
+        checkpointed_when_recorded.append(
+            [e for e, _ in list_checkpoints(tmp_path / "checkpoints")][-1:] == [epoch + 1])))
+    images = np.random.default_rng(0).uniform(-1, 1, (16, SIZE, SIZE, 1)).astype("float32")
+    train_gan(tiny_gan(), images, 3, tmp_path, sample_every=0, verbose=0, batch_size=8,
+              callbacks=[record])
+    assert checkpointed_when_recorded == [False, False, False]

@@ -59,7 +59,9 @@ def train_gan(gan: GAN, dataset, epochs: int, out_dir, *, resume: bool = True,
     run_callbacks = [StopOnNonFinite(checkpoint_dir), history]
     if sample_every:
         run_callbacks.append(SampleGrid(out_dir / "samples", every=sample_every))
-    run_callbacks += [GANCheckpoint(checkpoint_dir, every=checkpoint_every, keep=keep), *callbacks]
+    # The caller's callbacks (e.g. an FID log) record an epoch before its checkpoint marks it
+    # done: a run killed in between redoes that epoch on resume instead of losing the record.
+    run_callbacks += [*callbacks, GANCheckpoint(checkpoint_dir, every=checkpoint_every, keep=keep)]
     if initial_epoch < int(epochs):
         if isinstance(batches, ShuffledBatches):
             batches.start_at(initial_epoch)
