@@ -115,20 +115,30 @@ def test_cross_validation_runs_both_train_sets_and_puts_the_paper_beside(tmp_pat
     result = dav.run_cross_validation(x, y, test, list(dav.DAVOODI_NAMES), tmp_path, synthetic=synthetic,
                                       folds=2, epochs=1, batch_size=8, n_boot=20)
     folds = result["folds"]
-    assert folds["train_set"].tolist() == ["classic", "classic", "synthetic", "synthetic"]
-    assert folds["n_train"].tolist() == [12, 12, 20, 20]
+    assert folds["train_set"].tolist() == ["classic"] * 2 + ["synthetic"] * 2 + ["oversample"] * 2
+    assert folds["n_train"].tolist() == [12, 12, 20, 20, 20, 20]  # 8 synthetic or 8 real repeats added
     table = result["table"].set_index(["train_set", "class", "metric"])
     assert table.loc[("synthetic", "total", "accuracy"), "paper"] == 0.818
     assert table.loc[("classic", "bacteria", "f1"), "paper"] == 0.776
+    assert np.isnan(table.loc[("oversample", "total", "accuracy"), "paper"])
     assert ((table["ci_low"] <= table["value"] + 1e-9) & (table["value"] <= table["ci_high"] + 1e-9)).all()
-    assert (tmp_path / "synthetic" / "fold-1" / "probabilities.npy").is_file()
-    claims = dav.claims(folds, result["table"], None).set_index("claim")
-    gain = claims.loc["synthetic augmentation raises total test accuracy"]
+    assert (tmp_path / "oversample" / "fold-1" / "probabilities.npy").is_file()
+    predictions = result["predictions"]
+    assert len(predictions) == 3 * 2 * len(test[1])
+    for train_set in dav.TRAIN_SETS:  # the pooled predictions are the table's total accuracy
+        assert dav.fold_scores(predictions, train_set).mean() / 100 == pytest.approx(
+            table.loc[(train_set, "total", "accuracy"), "value"])
+    claims = dav.claims(result, None, n_boot=50).set_index("claim")
+    gain = claims.loc["synthetic augmentation raises total test accuracy over the classic set"]
     totals = result["table"].set_index(["train_set", "class", "metric"])["value"]
     assert gain["ours"] == totals["synthetic", "total", "accuracy"] and gain["paper"] == 0.818
     assert gain["versus"] == totals["classic", "total", "accuracy"]
+    assert gain["difference"] == pytest.approx(100 * (gain["ours"] - gain["versus"]))
+    assert gain["paper_difference"] == pytest.approx(3.8)
     assert claims.loc["covid has the highest sensitivity (classic)", "paper"] == 0.962
     assert 0 <= claims.loc["synthetic augmentation is better in most folds", "ours"] <= 1
+    with pytest.raises(ValueError, match="predictions hold no train set 'mixup'"):
+        dav.fold_scores(predictions, "mixup")
 
 
 def test_caveats_report_test_resolution_fold_spread_and_sample_realism():
@@ -152,23 +162,29 @@ def test_caveats_report_test_resolution_fold_spread_and_sample_realism():
 
 
 def _claim_inputs():
-    folds = pd.DataFrame({"train_set": ["classic"] * 2 + ["synthetic"] * 2, "fold": [0, 1, 0, 1],
-                          "test_accuracy": [0.6, 0.6, 0.9, 0.9]})
-    rows = [("classic", "total", "accuracy", 0.6, 0.55, 0.65), ("synthetic", "total", "accuracy", 0.9, 0.85, 0.95)]
+    # 2 folds, 40 test images: classic right on 24, synthetic and oversample on the same 36.
+    right = {"classic": 24, "synthetic": 36, "oversample": 36}
+    folds = pd.DataFrame({"train_set": np.repeat(list(right), 2), "fold": [0, 1] * 3,
+                          "test_accuracy": np.repeat([k / 40 for k in right.values()], 2)})
+    predictions = pd.DataFrame([(t, f, i, 1, int(i < k)) for t, k in right.items() for f in (0, 1)
+                                for i in range(40)], columns=["train_set", "fold", "image", "y_true", "predicted"])
+    rows = [(t, "total", "accuracy", k / 40, k / 40 - 0.05, k / 40 + 0.05) for t, k in right.items()]
     rows += [(t, c, "sensitivity", v, np.nan, np.nan) for t in ("classic", "synthetic")
              for c, v in zip(dav.DAVOODI_NAMES, (1.0, 0.5, 0.5, 0.5))]
     table = pd.DataFrame(rows, columns=["train_set", "class", "metric", "value", "ci_low", "ci_high"])
+    cv = {"folds": folds, "table": table, "predictions": predictions}
     audit = pd.DataFrame({"view": ["full_16x16", "border", "histogram"], "positive_class": "covid",
                           "auc": [0.99, 0.98, 0.6], "auc_low": [0.97, 0.96, 0.5], "auc_high": [1.0, 0.99, 0.7],
                           "source_shortcut": [None, True, False]})
-    return folds, table, audit
+    return cv, audit
 
 
 def test_claims_resting_on_generated_images_know_the_generator_and_the_shortcut():
-    folds, table, audit = _claim_inputs()
-    claims = dav.claims(folds, table, None, generator="mode-collapsed (covid)", audit=audit).set_index("claim")
-    gain = claims.loc["synthetic augmentation raises total test accuracy"]
+    cv, audit = _claim_inputs()
+    claims = dav.claims(cv, None, generator="mode-collapsed (covid)", audit=audit, n_boot=200).set_index("claim")
+    gain = claims.loc["synthetic augmentation raises total test accuracy over the classic set"]
     assert bool(gain["held"]) and gain["verdict"] == "inconclusive: the generator was mode-collapsed (covid)"
+    assert gain["difference"] == pytest.approx(30) and gain["difference_low"] > 0
     assert claims.loc["covid has the highest sensitivity (synthetic)", "verdict"].startswith("inconclusive")
     classic = claims.loc["covid has the highest sensitivity (classic)"]
     assert classic["verdict"] == "held"  # no generated image behind it
@@ -178,14 +194,20 @@ def test_claims_resting_on_generated_images_know_the_generator_and_the_shortcut(
     assert (shortcut["ours"], shortcut["ci_low"]) == (0.98, 0.96)  # the border view, not the reference
     assert list(claims.reset_index().columns) == list(dav.claims_frame([]).columns)
 
-    kit = dav.claims_frame(dav.synthetic_claims(folds, table, "healthy", recipe="kit")).set_index("claim")
-    assert kit.loc["synthetic augmentation raises total test accuracy (kit recipe's GANs)", "verdict"] == "held"
+    kit = dav.claims_frame(dav.synthetic_claims(cv, "healthy", recipe="kit", n_boot=200)).set_index("measure")
+    assert kit.loc["total test accuracy, synthetic vs classic", "verdict"] == "held"
+    assert kit.loc["total test accuracy, synthetic vs classic", "claim"] == (
+        "synthetic augmentation raises total test accuracy over the classic set (kit recipe's GANs)")
+    # The same images right as the oversampling control: a difference of 0, nothing resolved.
+    control = kit.loc["total test accuracy, synthetic vs oversample"]
+    assert control["difference"] == 0 and np.isnan(control["paper_difference"])
+    assert control["verdict"] == "inconclusive: the interval straddles 0: a gain above +0.0 points is ruled out"
 
     clean = audit.assign(source_shortcut=[None, False, False], auc_low=[0.97, 0.6, 0.5])
-    claims = dav.claims(folds, table, None, generator="healthy", audit=clean).set_index("claim")
+    claims = dav.claims(cv, None, generator="healthy", audit=clean, n_boot=50).set_index("claim")
     assert "caveat" not in claims.loc["covid has the highest sensitivity (classic)", "measure"]
     assert claims.iloc[-1]["verdict"] == "held"
-    caveats = dav.caveats(folds, table, 36, {"covid": np.zeros((3, 4, 4, 1))},
+    caveats = dav.caveats(cv["folds"], cv["table"], 36, {"covid": np.zeros((3, 4, 4, 1))},
                           {"covid": np.random.default_rng(0).normal(size=(5, 4, 4, 1))}, audit=audit)
     aucs = caveats[caveats["factor"] == "source shortcut"].set_index("group")
     assert aucs.loc["border", "ours"] == 0.98 and "full_16x16" not in aucs.index
