@@ -168,6 +168,12 @@ def test_collapse_check_needs_no_space_better_than_the_collapsed_reference():
     assert verdict == "mode-collapsed"
     assert "no better than one repeated real image in any space" in reason
     assert gan_verdict({**row, "cxr_diversity": 0.5}, spaces)[0] == "mode-collapsed"
+    # A metric on which the real floor itself loses to the collapsed reference cannot decide:
+    # the CXR KID below the collapsed one counts no more once the floor's is above it.
+    low_kid = {**row, "cxr_kid": 0.5, "cxr_coverage": 0.0, "cxr_coverage_collapsed": 0.06}
+    assert gan_verdict({**low_kid, "cxr_kid_floor": 0.3}, spaces)[0] == "healthy"
+    verdict, reason = gan_verdict({**low_kid, "cxr_kid_floor": 1.54}, spaces)
+    assert verdict == "mode-collapsed", reason
 
 
 def test_every_failed_check_is_in_the_reason_and_the_first_names_the_verdict():

@@ -43,6 +43,7 @@ from cxr_keras.metrics.diversity import (
     diversity_ratio,
     nearest_distance_ratio,
 )
+from cxr_keras.metrics.fidelity import class_agreement, near_duplicate_fraction, two_sample_auc
 from cxr_keras.metrics.frechet import RankDeficientCovarianceWarning, fid_from_features
 from cxr_keras.metrics.generative import (
     WholeSetSubsetWarning,
@@ -57,6 +58,7 @@ from cxr_keras.metrics.memorization import (
 from cxr_keras.metrics.verdict import gan_verdict, training_signals
 
 Embedder = Callable[[np.ndarray], Mapping[str, np.ndarray]]
+Judge = Callable[[np.ndarray], np.ndarray]  # images -> (n, C) class probabilities
 COMPARED_METRICS = (
     "fid",
     "kid",
@@ -272,13 +274,15 @@ class GANSamples:
 
     ``train``: the real images it was trained on; ``holdout``: real images of the same class it
     never saw; ``history``: the per-epoch metrics frame (``pd.read_csv(".../history.csv")``),
-    or None when there is none.
+    or None when there is none; ``label``: the class index its images stand for, in the
+    judge's classes (None: no class check).
     """
 
     generated: np.ndarray
     train: np.ndarray
     holdout: np.ndarray
     history: pd.DataFrame | None = None
+    label: int | None = None
 
     def __post_init__(self):
         for name in ("generated", "train", "holdout"):
@@ -300,9 +304,10 @@ def gan_health_row(
     kid_subsets: int = 100,
     noise: float = COLLAPSE_NOISE,
     seed: int = 0,
+    judge: Judge | None = None,
 ) -> dict:
-    """One GAN's metrics, both references, training signals, verdict and reason (see
-    :func:`gan_health`)."""
+    """One GAN's metrics, both references, fidelity checks, training signals, verdict and
+    reason (see :func:`gan_health`)."""
     generated = np.asarray(samples.generated, dtype=np.float32)
     row: dict = {
         "n_generated": len(generated),
@@ -321,15 +326,44 @@ def gan_health_row(
         if fake:
             measured = compare_sets(holdout[space], fake[space], kid_subsets, seed=seed)
             measured.update(memorization_ratio(fake[space], train[space], holdout[space]))
+            measured["near_duplicates"] = near_duplicate_fraction(fake[space], holdout[space], seed)
         else:
             measured = dict.fromkeys(
-                (*COMPARED_METRICS, "memorization_ratio", "near_copy_fraction"), np.nan
+                (*COMPARED_METRICS, "memorization_ratio", "near_copy_fraction", "near_duplicates"), np.nan
             )
         row.update({f"{space}_{metric}": value for metric, value in measured.items()})
         for reference, values in references[space].items():
             row.update({f"{space}_{metric}_{reference}": value for metric, value in values.items()})
+    if row["samples_finite"]:
+        row.update(fidelity(samples, judge, seed))
     row["verdict"], row["reason"] = gan_verdict(row, spaces=list(holdout))
     return row
+
+
+def fidelity(samples: GANSamples, judge: Judge | None = None, seed: int = 0) -> dict[str, float]:
+    """The fidelity checks of :mod:`cxr_keras.metrics.fidelity` for one GAN.
+
+    ``pixel_near_duplicates``: near-twin share in pixel space against the held-out images.
+    ``probe_auc`` (with ``_ci_low`` / ``_ci_high``): the probe telling the generated images
+    from one random half of the training images, beside ``probe_auc_floor``: the same probe
+    telling the other half from it (real vs real; needs 8 training images). With a ``judge``
+    and ``samples.label``: :func:`~cxr_keras.metrics.fidelity.class_agreement`'s figures,
+    the held-out images being the real ones.
+    """
+    generated = np.asarray(samples.generated, np.float32)
+    holdout = np.asarray(samples.holdout, np.float32)
+    train = np.asarray(samples.train, np.float32)
+    values = {"pixel_near_duplicates": near_duplicate_fraction(
+        generated.reshape(len(generated), -1), holdout.reshape(len(holdout), -1), seed)}
+    if len(train) >= 8:
+        order = np.random.default_rng(seed).permutation(len(train))
+        target, other = train[order[: len(train) // 2]], train[order[len(train) // 2:]]
+        probe = two_sample_auc(target, generated, seed=seed)
+        values.update({f"probe_{key}": value for key, value in probe.items()})
+        values["probe_auc_floor"] = two_sample_auc(target, other, seed=seed)["auc"]
+    if judge is not None and samples.label is not None:
+        values.update(class_agreement(judge(generated), judge(holdout), int(samples.label), seed=seed))
+    return values
 
 
 def gan_health(
@@ -338,6 +372,7 @@ def gan_health(
     kid_subsets: int = 100,
     noise: float = COLLAPSE_NOISE,
     seed: int = 0,
+    judge: Judge | None = None,
 ) -> pd.DataFrame:
     """One row per GAN (keys of ``gans``, e.g. class names), ready for ``gan_health.csv``.
 
@@ -345,7 +380,9 @@ def gan_health(
     ``n_holdout``, ``n_floor``; per feature space ``s`` the metrics of
     :data:`COMPARED_METRICS` against the held-out images as ``s_<metric>`` for the GAN,
     ``s_<metric>_floor`` for the real floor and ``s_<metric>_collapsed`` for the collapsed
-    reference, plus ``s_memorization_ratio`` and ``s_near_copy_fraction``; and the training
+    reference, plus ``s_memorization_ratio``, ``s_near_copy_fraction`` and
+    ``s_near_duplicates``; the fidelity figures of :func:`fidelity` (``judge``: a callable
+    mapping images to class probabilities, e.g. ``model.predict``); and the training
     signals of :func:`cxr_keras.metrics.verdict.training_signals`. Metrics of a GAN whose
     samples are not finite are NaN (its verdict is ``diverged``).
     """
@@ -355,7 +392,7 @@ def gan_health(
     for name, samples in gans.items():
         if not isinstance(samples, GANSamples):
             raise TypeError(f"gans[{name!r}] must be a GANSamples, got {type(samples).__name__}")
-        rows.append({"gan": name, **gan_health_row(samples, embedders, kid_subsets, noise, seed)})
+        rows.append({"gan": name, **gan_health_row(samples, embedders, kid_subsets, noise, seed, judge)})
     table = pd.DataFrame(rows)
     first = ["gan", "verdict", "reason"]
     return table[first + [c for c in table.columns if c not in first]]

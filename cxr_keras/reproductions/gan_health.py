@@ -15,8 +15,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
+from sklearn.metrics import balanced_accuracy_score
 
-from cxr_keras.classifier_training import train_classifier
+from cxr_keras.classifier_training import TRAINING_SETTINGS, train_classifier
 from cxr_keras.fingerprint import array_digest, check_stamp, write_stamp
 from cxr_keras.io import write_csv
 from cxr_keras.metrics import (
@@ -26,6 +27,7 @@ from cxr_keras.metrics import (
     inception_embedder,
     remembering,
 )
+from cxr_keras.metrics.classification import bootstrap_ci
 from cxr_keras.metrics.inception import default_weights_path
 from cxr_keras.models.classifiers import davoodi_cnn
 
@@ -43,7 +45,8 @@ def feature_classifier(x_train: np.ndarray, y_train: np.ndarray, out_dir: str | 
     if num_classes < 2:
         raise ValueError("the feature classifier needs real training images of at least 2 classes")
     inputs = {"images": array_digest(x_train), "labels": array_digest(y_train),
-              "epochs": int(epochs), "batch_size": int(batch_size), "seed": int(seed)}
+              "epochs": int(epochs), "batch_size": int(batch_size), "seed": int(seed),
+              **TRAINING_SETTINGS}
     if check_stamp(out_dir, inputs, "feature classifier"):
         return keras.models.load_model(out_dir / FEATURE_MODEL)
     model, _ = train_classifier(
@@ -53,6 +56,25 @@ def feature_classifier(x_train: np.ndarray, y_train: np.ndarray, out_dir: str | 
     model.save(out_dir / FEATURE_MODEL)
     write_stamp(out_dir, inputs)
     return model
+
+
+def judge_report(judge: keras.Model, x_test: np.ndarray, y_test: np.ndarray, class_names,
+                 n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """How well the judge behind the class check (and the CXR space) sorts held-out real
+    images: per class recall and overall balanced accuracy, each with a bootstrap 95% interval
+    (images resampled within their class). Columns ``class``, ``metric``, ``value``,
+    ``ci_low``, ``ci_high``, ``n``."""
+    y_test = np.asarray(y_test, dtype=int)
+    predicted = judge.predict(np.asarray(x_test, np.float32), batch_size=128, verbose=0).argmax(axis=1)
+    rows = [(name, "recall", lambda y, p, k=k: np.mean(p[y == k] == k), int(np.sum(y_test == k)))
+            for k, name in enumerate(class_names) if np.any(y_test == k)]
+    rows.append(("all", "balanced_accuracy", lambda y, p: balanced_accuracy_score(y, p), len(y_test)))
+    table = []
+    for name, metric, metric_fn, n in rows:
+        interval = bootstrap_ci(metric_fn, y_test, predicted, n_boot, seed=seed, strata=y_test)
+        table.append({"class": name, "metric": metric, "value": interval["estimate"],
+                      "ci_low": interval["low"], "ci_high": interval["high"], "n": n})
+    return pd.DataFrame(table)
 
 
 def health_embedders(feature_model: keras.Model | None, inception: bool = True) -> list:
