@@ -55,10 +55,11 @@ def run_paper(
     folders = staging.RunFolders.of(Path(out_root), paper, profile)
     final_dir, failed_dir = folders.final, folders.failed
     with results_lock(final_dir):
+        # A killed run's kernel may still write into staging: stop it before anything moves.
+        _stop_orphan_kernels(record.read_attempts(folders.staging))
         prepare = staging.prepare_refresh if refresh else staging.prepare_staging
         work = prepare(folders, parameters)
         attempts = record.read_attempts(work)
-        _stop_orphan_kernels(attempts)
         git = record.git_state()  # taken now: the kernel imports the code as it is at the start
         attempt = record.start_attempt(len(attempts) + 1, git["commit"])
         record.write_attempts(work, [*attempts, attempt])
