@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
@@ -91,16 +92,25 @@ def report_claims(claims: pd.DataFrame, out_dir: str | os.PathLike) -> None:
     print("\n".join(claim_lines(claims)))
 
 
-HEALTH_SUMMARY = ("fid", "kid", "coverage", "diversity")
 
 
 def show_gan_health(table: pd.DataFrame) -> pd.DataFrame:
-    """The health of each GAN at a glance: verdict, reason, and per feature space the GAN's
-    FID, KID, coverage and diversity beside the real floor's and the collapsed reference's."""
-    columns = ["gan", "verdict", "reason"] + [
-        column for column in table.columns
-        if any(column.endswith(f"_{metric}") or f"_{metric}_" in column for metric in HEALTH_SUMMARY)]
-    return table[columns].round(3)
+    """The health of each GAN at a glance, in at most 8 columns (the full table is
+    ``gan_health.csv``): verdict; the judge's class agreement ratio; the probe's AUC against
+    real images beside real vs real; the largest near-twin share and the smallest diversity
+    ratio over the feature spaces; the reason."""
+    def over_spaces(suffix, how):
+        columns = [c for c in table.columns if c.endswith(suffix)]
+        return getattr(table[columns], how)(axis=1) if columns else np.nan
+
+    summary = pd.DataFrame({
+        "gan": table["gan"], "verdict": table["verdict"],
+        "class agreement": table.get("agreement_ratio", np.nan),
+        "probe AUC": table.get("probe_auc", np.nan), "probe AUC real": table.get("probe_auc_floor", np.nan),
+        "near-twins": over_spaces("_near_duplicates", "max"),
+        "diversity": over_spaces("_diversity", "min"), "reason": table["reason"],
+    })
+    return summary.round(3)
 
 
 def report_caveats(caveats: pd.DataFrame, out_dir: str | os.PathLike) -> None:

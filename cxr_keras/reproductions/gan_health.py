@@ -9,7 +9,7 @@ when the FID weights are installed. Verdicts and thresholds: :mod:`cxr_keras.met
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import keras
@@ -28,7 +28,9 @@ from cxr_keras.metrics import (
     remembering,
 )
 from cxr_keras.metrics.classification import bootstrap_ci
+from cxr_keras.metrics.conversions import to_rgb
 from cxr_keras.metrics.inception import default_weights_path
+from cxr_keras.metrics.verdict import at_chance, with_utility
 from cxr_keras.models.classifiers import davoodi_cnn
 
 FEATURE_MODEL = "feature_classifier.keras"
@@ -94,9 +96,42 @@ def health_embedders(feature_model: keras.Model | None, inception: bool = True) 
 
 
 def measure_gan_health(samples: Mapping[str, GANSamples], embedders, out_dir: str | os.PathLike,
-                       seed: int = 0) -> pd.DataFrame:
+                       seed: int = 0, judge: keras.Model | None = None) -> pd.DataFrame:
     """:func:`cxr_keras.metrics.gan_health` of ``samples`` ({GAN name: GANSamples}, e.g.
-    ``"normal / kit"``), written to ``out_dir/gan_health.csv`` and returned."""
-    table = gan_health(samples, embedders, seed=seed)
+    ``"normal / kit"``), written to ``out_dir/gan_health.csv`` and returned. With ``judge``
+    (a classifier of every class, e.g. the feature classifier), GANs whose samples carry a
+    ``label`` get the class check."""
+    table = gan_health(samples, embedders, seed=seed, judge=None if judge is None else judge_predictions(judge))
     write_csv(Path(out_dir) / "gan_health.csv", table)
     return table
+
+
+def judge_predictions(judge: keras.Model):
+    """``images -> judge's class probabilities``, grayscale images repeated to 3 channels when
+    the judge takes 3."""
+    def predict(images):
+        images = np.asarray(images, np.float32)
+        if judge.input_shape[-1] == 3 and images.shape[-1] == 1:
+            images = to_rgb(images)
+        return judge.predict(images, batch_size=128, verbose=0)
+
+    return predict
+
+
+def mark_useless(health: pd.DataFrame, utility: pd.DataFrame, gans_of: Mapping[str, Sequence[str]],
+                 chance: float, out_dir: str | os.PathLike) -> pd.DataFrame:
+    """``health`` with every GAN of a recipe whose train-on-synthetic accuracy is at chance
+    (:func:`cxr_keras.metrics.verdict.at_chance` on a ``recipe``-keyed
+    :func:`cxr_keras.metrics.synthetic_utility` table) marked ``no-utility``; ``gans_of`` maps
+    each recipe to its GANs' names in ``health``. Rewrites ``out_dir/gan_health.csv``."""
+    accuracy = utility[utility["metric"] == "accuracy"].set_index(["recipe", "trained_on"])
+    useless = {}
+    for recipe, names in gans_of.items():
+        synthetic, real = accuracy.loc[(recipe, "synthetic")], accuracy.loc[(recipe, "real")]
+        if at_chance((synthetic["estimate"], synthetic["ci_low"]), real["estimate"], chance):
+            text = (f"accuracy {synthetic['estimate']:.3f} [{synthetic['ci_low']:.3f}, {synthetic['ci_high']:.3f}] "
+                    f"against chance {chance:.3f} and {real['estimate']:.3f} trained on real images")
+            useless.update(dict.fromkeys(names, text))
+    health = with_utility(health, useless)
+    write_csv(Path(out_dir) / "gan_health.csv", health)
+    return health

@@ -106,11 +106,12 @@ def train_recipes(recipes: Mapping[str, Mapping], gray_images: np.ndarray, epoch
 
 def recipe_health_samples(gans: Mapping, gray_train: np.ndarray, gray_holdout: np.ndarray,
                           n_generated: int, histories_dir: str | os.PathLike,
-                          seed: int = 0) -> dict[str, GANSamples]:
+                          seed: int = 0, label: int | None = None) -> dict[str, GANSamples]:
     """``{name: GANSamples}`` for :func:`~cxr_keras.reproductions.gan_health.measure_gan_health`:
     ``n_generated`` samples of each GAN of ``gans`` ({name: gan}), its training images
     ``gray_train`` and the held-out ``gray_holdout`` (grayscale, repeated to the GAN's channels)
-    and its history from ``histories_dir/<name>/history.csv``."""
+    and its history from ``histories_dir/<name>/history.csv``; ``label``: the class index the
+    samples stand for (for the judge's class check)."""
     samples = {}
     for name, gan in gans.items():
         channels = gan.generator.output_shape[-1]
@@ -118,5 +119,5 @@ def recipe_health_samples(gans: Mapping, gray_train: np.ndarray, gray_holdout: n
         samples[name] = GANSamples(
             generated=gan.generate(n_generated, seed=seed),
             train=with_channels(gray_train, channels), holdout=with_channels(gray_holdout, channels),
-            history=pd.read_csv(history_path) if history_path.is_file() else None)
+            history=pd.read_csv(history_path) if history_path.is_file() else None, label=label)
     return samples
