@@ -262,3 +262,33 @@ def test_build_gan_is_seeded_and_compiled():
     np.testing.assert_array_equal(weights[0], weights[1])
     assert not np.allclose(weights[0], weights[2])
     assert first.generator.output_shape == (None, 16, 16, 1) and first.latent_dim == 100
+
+
+class _MeanColourInception:
+    """Stands in for the FID network: its "features" are each image's mean colour, padded."""
+
+    def predict_on_batch(self, batch):
+        assert batch.shape[1:] == (299, 299, 3)  # the authors' PIL resize happened first
+        means = batch.reshape(len(batch), -1, 3).mean(axis=1)
+        return [np.pad(means, ((0, 0), (0, 2045))), np.pad(means, ((0, 0), (0, 765)))]
+
+
+def test_pil_resized_matches_pillow_and_keeps_the_range():
+    from PIL import Image
+
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 20, 20, 1)).astype(np.float32)
+    resized = kv.pil_resized(images, size=33)
+    assert resized.shape == (2, 33, 33, 3) and resized.min() >= -1 and resized.max() <= 1
+    pixels = np.round((images[1, ..., 0] + 1) * 127.5).astype(np.uint8)
+    expected = np.asarray(Image.fromarray(pixels).resize((33, 33), Image.BICUBIC), np.float32) / 127.5 - 1
+    np.testing.assert_allclose(resized[1, ..., 0], expected, atol=1e-6)
+
+
+def test_authors_fid_caps_the_counts_and_is_zero_for_one_distribution():
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (1400, 8, 8, 1)).astype(np.float32)
+    result = kv.authors_fid(real, real[::-1][:1100], model=_MeanColourInception(), batch_size=256)
+    assert (result["n_real"], result["n_generated"]) == (1341, 1000)
+    assert result["fid"] < 0.05
+    darker = kv.authors_fid(real[:300], np.clip(real[300:600] - 0.5, -1, 1), model=_MeanColourInception())
+    assert darker["fid"] > 100 * max(result["fid"], 1e-4)

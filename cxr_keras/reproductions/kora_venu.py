@@ -63,6 +63,10 @@ PAPER_TABLE_1 = pd.DataFrame.from_dict(
 # FID 1.289 on 768-d Inception features.
 PAPER_GAN_RUN = {"epochs": 500, "images": 1341, "batch_size": 64}
 PAPER_FID_768 = 1.289
+# How the authors computed it (their README; their pytorch-fid issue #42): 768-d features of
+# images resized to 299 x 299 with PIL beforehand, 1,341 real Normal images against 1,000
+# generated ones.
+AUTHORS_FID_PROTOCOL = {"dims": 768, "size": 299, "real": 1341, "generated": 1000}
 PAPER_TEST_IMAGES = 1172
 # The controls every GAN arm is also judged against, with what they stand for in the claims:
 # "none" is the classic method without augmentation; "oversample" balances the classes with
@@ -87,6 +91,41 @@ def load_dataset(data: str, phantom_counts=None, image_size: int = 64,
     else:
         dataset = KermanyDataset(resolve_root(data, KERMANY_DIR), on_error=on_error)
     return stratified_subsample(dataset, max_images_per_split, seed=seed)
+
+
+def pil_resized(images: np.ndarray, size: int = AUTHORS_FID_PROTOCOL["size"]) -> np.ndarray:
+    """[-1, 1] NHWC images resized to ``size`` x ``size`` with PIL's bicubic filter (Pillow's
+    default for ``Image.resize``) after quantizing to 8 bits as a saved PNG would be; still in
+    [-1, 1], 3 channels (grayscale repeated)."""
+    from PIL import Image
+
+    pixels = np.round((np.clip(np.asarray(images, np.float32), -1, 1) + 1) * 127.5).astype(np.uint8)
+    if pixels.ndim != 4 or pixels.shape[-1] not in (1, 3):
+        raise ValueError(f"images must be NHWC with 1 or 3 channels, got shape {pixels.shape}")
+    resized = [np.asarray(Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image)
+                          .convert("RGB").resize((size, size), Image.BICUBIC)) for image in pixels]
+    return np.stack(resized).astype(np.float32) / 127.5 - 1.0
+
+
+def authors_fid(real: np.ndarray, generated: np.ndarray, model=None, batch_size: int = 32) -> dict:
+    """FID the authors' way (:data:`AUTHORS_FID_PROTOCOL`): up to 1,341 ``real`` (Normal
+    training) images against up to 1,000 ``generated`` ones, each resized to 299 with PIL
+    (:func:`pil_resized`), on 768-d Inception features (``model``: the FID Inception port,
+    :func:`cxr_keras.metrics.inception` weights by default). Returns ``fid``, ``n_real``,
+    ``n_generated``: read the FID beside the paper's 1.289 only at those counts."""
+    from cxr_keras.metrics.features import extract_features  # loads TensorFlow: only when used
+    from cxr_keras.metrics.frechet import fid_from_features
+
+    protocol = AUTHORS_FID_PROTOCOL
+    sets = {"real": np.asarray(real)[: protocol["real"]], "generated": np.asarray(generated)[: protocol["generated"]]}
+    features = {}
+    for name, images in sets.items():
+        batches = (pil_resized(images[start:start + batch_size]) for start in range(0, len(images), batch_size))
+        features[name] = extract_features(batches, model, dims=(protocol["dims"],), batch_size=batch_size,
+                                          progress=False, name=f"{name} images",
+                                          allow_nonnegative=True)[protocol["dims"]]
+    return {"fid": fid_from_features(features["real"], features["generated"]),
+            "n_real": len(sets["real"]), "n_generated": len(sets["generated"])}
 
 
 def images_to_balance(frames: Mapping[str, pd.DataFrame], minority: str) -> int:
