@@ -35,7 +35,12 @@ from cxr_keras.augment import oversample
 from cxr_keras.classifier_training import train_or_load_classifier
 from cxr_keras.data import DavoodiCovidDataset, PhantomDataset
 from cxr_keras.data.schema import DatasetError
-from cxr_keras.metrics import classification_report_frame, extract_features, paired_difference, report_with_ci
+from cxr_keras.metrics import (
+    classification_report_frame,
+    extract_features,
+    paired_difference,
+    report_with_ci,
+)
 from cxr_keras.models import davoodi_cnn
 from cxr_keras.paths import COVID_DIR, KERMANY_DIR
 from cxr_keras.reproductions.gan_setup import build_compiled_gan
