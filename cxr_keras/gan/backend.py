@@ -1,16 +1,16 @@
-"""What the GAN step does differently on each Keras backend; the step itself is written once.
+"""What the GAN engine does differently on each Keras backend, besides the step itself.
 
-* TensorFlow (the default): gradients from ``tf.GradientTape``, replicas and the strategy scope
-  from ``tf.distribute``. TensorFlow is imported only under this backend.
-* JAX: the step is a pure function. :func:`stateless_train_step` runs the GAN's one
-  ``_train_step`` inside a ``keras.StatelessScope`` that maps every variable (both networks,
-  both optimizers, the EMA generator, the augmentation state, every ``SeedGenerator``, the
-  metrics) to its value in the trainer's state, and returns the new values. Gradients
-  (:func:`minimize`, :func:`input_gradient`) and branches (:func:`cond`) run their function
-  in a copy of that scope, through ``jax.grad`` / ``jax.lax.cond``, and merge the copy's
-  updates (BatchNorm statistics, seeds) back, so no traced value leaks out of a transform.
-* PyTorch: the step runs eagerly; gradients from ``torch.autograd.grad`` (with
-  ``create_graph`` for R1, whose gradient norm is differentiated again), branches in Python.
+The step has one version per backend, as keras.io's guides have: ``GAN.train_step``
+(TensorFlow, ``tf.GradientTape``), :mod:`cxr_keras.gan.jax_step` (a pure function of the
+trainer's state, ``jax.grad``) and :mod:`cxr_keras.gan.torch_step` (``torch.autograd.grad``).
+This module holds what the losses and the engine need on every backend:
+
+* replicas and the strategy scope (``tf.distribute`` on TensorFlow, one replica elsewhere), and
+  JAX's data parallelism;
+* :func:`input_gradient` (R1's gradient with respect to the images, differentiable again) and
+  :func:`cond` (lazy R1's branch). On JAX they run their function in a copy of the step's
+  ``keras.StatelessScope`` (:func:`run_in_scope_copy`) and merge the copy's updates (BatchNorm
+  statistics, seeds) back, so no traced value leaks out of ``jax.grad`` or ``jax.lax.cond``.
 
 Other backends raise a ``NotImplementedError`` naming the backend when a GAN is trained.
 """
@@ -107,11 +107,11 @@ def strategy_scope(model):
 def _scope_values():
     scope = get_stateless_scope()
     if scope is None:
-        raise RuntimeError("the JAX GAN step runs inside stateless_train_step's StatelessScope")
+        raise RuntimeError("the JAX GAN step runs inside jax_step.train_step's StatelessScope")
     return scope
 
 
-def _run_in_copy(function, variables=(), values=()):
+def run_in_scope_copy(function, variables=(), values=()):
     """``function()`` in a copy of the current scope with ``variables`` set to ``values``;
     return its result and the copy's values by variable id, ``variables`` left out."""
     outer = _scope_values()
@@ -124,43 +124,12 @@ def _run_in_copy(function, variables=(), values=()):
                     if key not in replaced}
 
 
-def _merge(values) -> None:
+def merge_scope_updates(values) -> None:
+    """Write ``values`` (by variable id, from :func:`run_in_scope_copy`) into the current scope."""
     _scope_values().state_mapping.update(values)
 
 
-# ----- the three backend-specific operations of the step ------------------------------------
-def minimize(optimizer, objective, variables):
-    """Run ``objective() -> (loss, aux)``, apply ``optimizer`` to ``loss``'s gradient with
-    respect to ``variables``, return ``aux``."""
-    variables = list(variables)
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            loss, aux = objective()
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
-        return aux
-    check_supported()
-    if BACKEND == "torch":
-        import torch
-
-        loss, aux = objective()
-        grads = torch.autograd.grad(loss, [variable.value for variable in variables])
-        optimizer.apply(grads, variables)
-        return aux
-    import jax
-
-    def loss_of(values):
-        (loss, aux), updates = _run_in_copy(objective, variables, values)
-        return loss, (aux, updates)
-
-    grads, (aux, updates) = jax.grad(loss_of, has_aux=True)([v.value for v in variables])
-    _merge(updates)
-    optimizer.apply(grads, variables)
-    return aux
-
-
+# ----- the backend-specific operations inside the losses (R1's lazy branch and gradient) ------
 def input_gradient(function, inputs):
     """``(function(inputs), d sum(function(inputs)) / d inputs)``, the sum taken in float32;
     differentiable again."""
@@ -191,11 +160,11 @@ def input_gradient(function, inputs):
         return outputs, grads
 
     def total_of(x):
-        outputs, updates = _run_in_copy(lambda: function(x))
+        outputs, updates = run_in_scope_copy(lambda: function(x))
         return ops.sum(ops.cast(outputs, "float32")), (outputs, updates)
 
     grads, (outputs, updates) = jax.grad(total_of, has_aux=True)(inputs)
-    _merge(updates)
+    merge_scope_updates(updates)
     return outputs, grads
 
 
@@ -206,25 +175,8 @@ def cond(predicate, true_fn, false_fn):
     check_supported()
     import jax
 
-    result, updates = jax.lax.cond(predicate, lambda: _run_in_copy(true_fn),
-                                   lambda: _run_in_copy(false_fn))
-    _merge(updates)
+    result, updates = jax.lax.cond(predicate, lambda: run_in_scope_copy(true_fn),
+                                   lambda: run_in_scope_copy(false_fn))
+    merge_scope_updates(updates)
     return result
 
-
-def stateless_train_step(model, step, state, data):
-    """The JAX trainer's ``train_step(state, data)``: ``step(data)`` on the values in ``state``.
-
-    ``state`` holds the values of ``model.trainable_variables``, ``model.non_trainable_variables``
-    (which the GAN makes hold both optimizers', the EMA's and the augmentation's variables),
-    ``model.optimizer.variables`` (Keras' unused default optimizer: passed through) and
-    ``model.metrics_variables``; the new values come back in the same order.
-    """
-    trainable, non_trainable, optimizer_values, metric_values = state
-    groups = (model.trainable_variables, model.non_trainable_variables, model.metrics_variables)
-    mapping = [pair for variables, values in zip(groups, (trainable, non_trainable, metric_values))
-               for pair in zip(variables, values)]
-    with keras.StatelessScope(state_mapping=mapping) as scope:
-        logs = step(data)
-    new = [[scope.get_current_value(v) for v in variables] for variables in groups]
-    return logs, (new[0], new[1], optimizer_values, new[2])

@@ -1,6 +1,9 @@
-"""Small pieces of the GAN training step: input checks, the loss, metrics, label shapes."""
+"""Pieces of the GAN training step: input checks, the loss, metrics, label shapes, and the step
+of the JAX and PyTorch backends."""
 
 from __future__ import annotations
+
+import functools
 
 import keras
 import numpy as np
@@ -70,3 +73,29 @@ def check_class_prior(class_prior, num_classes: int, label_sampling: str):
             f"sum, got {class_prior!r}"
         )
     return (prior / prior.sum()).astype("float32")
+
+
+def train_with_gradients(gan, data, gradients):
+    """``GAN.train_step`` with ``gradients(loss_fn, variables) -> (grads, outputs)`` in place of
+    TensorFlow's tape (``loss_fn() -> (loss, outputs)``): the JAX and PyTorch steps."""
+    real, real_labels = gan._split_batch(data)
+    real = ops.cast(real, gan.discriminator.compute_dtype)
+    batch_size = ops.shape(real)[0]
+    d_weights = gan.discriminator.trainable_variables
+    g_weights = gan.generator.trainable_variables
+
+    for _ in range(gan.d_steps):
+        z = gan.sample_latent(batch_size)
+        fake_labels = gan.sample_fake_labels(real_labels, batch_size)
+        fake = gan._generate(z, fake_labels, training=True)
+        d_loss = functools.partial(gan.discriminator_loss, real, real_labels, fake, fake_labels)
+        d_grads, d_outputs = gradients(d_loss, d_weights)
+        gan.d_optimizer.apply(d_grads, d_weights)
+
+    g_loss = functools.partial(gan.generator_loss, z, fake_labels)
+    g_grads, g_outputs = gradients(g_loss, g_weights)
+    gan.g_optimizer.apply(g_grads, g_weights)
+
+    if gan.generator_average is not None:
+        gan.generator_average.update(gan.g_optimizer.iterations)
+    return gan.record_step(d_outputs, g_outputs, batch_size)

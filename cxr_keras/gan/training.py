@@ -20,12 +20,13 @@ labels and instance noise are drawn with ``keras.random`` from the model's ``See
 (under ``tf.distribute``, with the replica id folded into the seed so replicas draw
 different noise).
 
-The step is written once in ``keras.ops``; :mod:`cxr_keras.gan.backend` supplies what differs
-per backend (gradients, branches, replicas) and, on JAX, the stateless step that carries both
-optimizers, the EMA generator, the augmentation and the seeds through the trainer's state.
+``GAN.train_step`` is the TensorFlow step, read as keras.io's DCGAN example; the JAX and
+PyTorch steps are :mod:`cxr_keras.gan.jax_step` and :mod:`cxr_keras.gan.torch_step`, and all
+three take their losses from :meth:`GAN.discriminator_loss` and :meth:`GAN.generator_loss`.
 
-Small-data options (augmentation of D's inputs, an EMA generator, R1; all off by default) are
-:class:`cxr_keras.gan.options.TrainingOptions`. They are tested on one device only.
+Small-data options (augmentation of D's inputs, R1, mode seeking, an EMA generator; all off by
+default) are :class:`cxr_keras.gan.options.TrainingOptions`. Each is marked "Option" where
+the step uses it. They are tested on one device only.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ import numpy as np
 from keras import ops
 
 from cxr_keras.gan import backend
+
+if backend.BACKEND == "tensorflow":
+    import tensorflow as tf
+elif backend.BACKEND == "jax":
+    from cxr_keras.gan import jax_step
+elif backend.BACKEND == "torch":
+    from cxr_keras.gan import torch_step
 from cxr_keras.gan.augmentation import DiscriminatorAugment
 from cxr_keras.gan.averaging import GeneratorAverage
 from cxr_keras.gan.generate import check_distribution, in_batches, latent_vectors
@@ -195,7 +203,8 @@ class GAN(keras.Model):
         return self.discriminator(images, training=training)
 
     def _d_input(self, images):
-        """What D sees of ``images``: augmented (when on), then with instance noise."""
+        """What D sees of ``images``: augmented (an option, off by default), then with
+        instance noise."""
         images = images if self.augmenter is None else self.augmenter(images)
         return self._with_instance_noise(images)
 
@@ -203,7 +212,8 @@ class GAN(keras.Model):
         return self._call_discriminator(self._d_input(images), labels, training)
 
     def _real_logits(self, real, labels):
-        """D's logits on the real batch and the R1 term for D's loss (0 when off or not due)."""
+        """D's logits on the real batch and the R1 term for D's loss (an option, off by
+        default: 0 when off or not due)."""
         gamma, every = self.options.r1_gamma, self.options.r1_every
         inputs = self._d_input(real)
 
@@ -219,55 +229,79 @@ class GAN(keras.Model):
         return backend.cond(ops.equal(self.d_optimizer.iterations % every, 0), penalized, plain)
 
     # ----- training ------------------------------------------------------------------
-    def train_step(self, *args):
-        """``train_step(data)``, or ``train_step(state, data)`` for the stateless JAX trainer."""
-        if backend.BACKEND == "jax":
-            return backend.stateless_train_step(self, self._train_step, *args)
-        return self._train_step(*args)
+    def train_step(self, data):
+        """One step of ``fit()`` on TensorFlow: ``d_steps`` D updates, then one G update.
 
-    def _train_step(self, data):
-        """``d_steps`` D updates, then one G update on the last D step's noise and labels."""
+        The JAX and PyTorch steps (``jax_step.py``, ``torch_step.py``) take the same losses.
+        """
         real, real_labels = self._split_batch(data)
         real = ops.cast(real, self.discriminator.compute_dtype)
         batch_size = ops.shape(real)[0]
-        replicas = backend.num_replicas()
-        real_target = 1.0 - self.label_smoothing
+        d_weights = self.discriminator.trainable_variables
+        g_weights = self.generator.trainable_variables
 
+        # 1. Train the discriminator: real images towards "real", G's images towards "fake".
         for _ in range(self.d_steps):
             z = self.sample_latent(batch_size)
             fake_labels = self.sample_fake_labels(real_labels, batch_size)
             fake = self._generate(z, fake_labels, training=True)
+            with tf.GradientTape() as tape:
+                d_loss, d_outputs = self.discriminator_loss(real, real_labels, fake, fake_labels)
+            d_grads = tape.gradient(d_loss, d_weights)
+            self.d_optimizer.apply_gradients(zip(d_grads, d_weights))
 
-            def d_objective(fake=fake, fake_labels=fake_labels):
-                real_logits, r1 = self._real_logits(real, real_labels)
-                fake_logits = self._discriminate(fake, fake_labels, training=True)
-                d_loss = ops.mean(bce_logits(real_target, real_logits)
-                                  + bce_logits(0.0, fake_logits))
-                scaled = self.d_optimizer.scale_loss((d_loss + r1) / replicas)
-                return scaled, (d_loss, r1, real_logits, fake_logits)
+        # 2. Train the generator to make D call its images real (same noise and labels).
+        with tf.GradientTape() as tape:
+            g_loss, g_outputs = self.generator_loss(z, fake_labels)
+        g_grads = tape.gradient(g_loss, g_weights)
+        self.g_optimizer.apply_gradients(zip(g_grads, g_weights))
 
-            d_loss, r1, real_logits, fake_logits = backend.minimize(
-                self.d_optimizer, d_objective, self.discriminator.trainable_variables)
-
-        def g_objective():
-            fake = self._generate(z, fake_labels, training=True)
-            after_logits = self._discriminate(fake, fake_labels, training=True)
-            g_loss = ops.mean(bce_logits(1.0, after_logits))
-            total, spread = g_loss, ops.zeros(())
-            if self.options.mode_seeking:
-                spread = mode_seeking_ratio(fake, z)
-                total = g_loss + self.options.mode_seeking / (spread + MODE_SEEKING_EPS)
-            return self.g_optimizer.scale_loss(total / replicas), (g_loss, after_logits, spread)
-
-        g_loss, after_logits, spread = backend.minimize(self.g_optimizer, g_objective,
-                                                        self.generator.trainable_variables)
+        # Option (off by default): the EMA generator follows the generator's new weights.
         if self.generator_average is not None:
             self.generator_average.update(self.g_optimizer.iterations)
+        return self.record_step(d_outputs, g_outputs, batch_size)
 
+    if backend.BACKEND == "jax":
+        train_step = jax_step.train_step
+    elif backend.BACKEND == "torch":
+        train_step = torch_step.train_step
+
+    def discriminator_loss(self, real, real_labels, fake, fake_labels):
+        """D's loss to minimize, and ``(d_loss, r1, real_logits, fake_logits)`` for the logs.
+
+        ``d_loss = BCE(D(real), 1 - label_smoothing) + BCE(D(fake), 0)``, plus R1 when on.
+        """
+        real_logits, r1 = self._real_logits(real, real_labels)
+        fake_logits = self._discriminate(fake, fake_labels, training=True)
+        d_loss = ops.mean(bce_logits(1.0 - self.label_smoothing, real_logits)
+                          + bce_logits(0.0, fake_logits))
+        scaled = self.d_optimizer.scale_loss((d_loss + r1) / backend.num_replicas())
+        return scaled, (d_loss, r1, real_logits, fake_logits)
+
+    def generator_loss(self, z, fake_labels):
+        """G's loss to minimize, and ``(g_loss, after_logits, spread)`` for the logs.
+
+        ``g_loss = BCE(D(G(z)), 1)``, the non-saturating loss, on the noise D just saw.
+        """
+        fake = self._generate(z, fake_labels, training=True)
+        after_logits = self._discriminate(fake, fake_labels, training=True)
+        g_loss = ops.mean(bce_logits(1.0, after_logits))
+        total, spread = g_loss, ops.zeros(())
+        if self.options.mode_seeking:  # Option (off by default): keep G(z) apart as z is apart.
+            spread = mode_seeking_ratio(fake, z)
+            total = g_loss + self.options.mode_seeking / (spread + MODE_SEEKING_EPS)
+        scaled = self.g_optimizer.scale_loss(total / backend.num_replicas())
+        return scaled, (g_loss, after_logits, spread)
+
+    def record_step(self, d_outputs, g_outputs, batch_size):
+        """Add one step's losses and D's outputs to the metrics; return their running means."""
+        d_loss, r1, real_logits, fake_logits = d_outputs
+        g_loss, after_logits, spread = g_outputs
         values = {"d_loss": d_loss, "g_loss": g_loss,
                   **discriminator_metrics(real_logits, fake_logits, after_logits)}
-        if self.augmenter is not None:
-            values["ada_r_t"] = self.augmenter.observe(real_logits, batch_size * replicas)
+        if self.augmenter is not None:  # adaptive augmentation moves p from D's real logits
+            values["ada_r_t"] = self.augmenter.observe(real_logits,
+                                                       batch_size * backend.num_replicas())
             values["augment_p"] = self.augmenter.probability
         if self.options.r1_gamma:
             values["r1_penalty"] = r1
