@@ -1,5 +1,5 @@
 """What the notebooks show, written once: figures saved *and* displayed, the GAN's training read
-back from the files its run wrote, models as summaries and layer tables, the package's own
+back from the files its run wrote, models as summaries, the package's own
 source, and the claims and caveats of a paper.
 
 Every helper displays through IPython, so a figure made in a loop or before a ``;`` still
@@ -62,18 +62,9 @@ def show_gan_training(run_dir: str | os.PathLike, name: str, out_dir: str | os.P
     return history
 
 
-def show_model(model) -> pd.DataFrame:
-    """Print ``model.summary()`` and display a table of its layers (name, type, output shape,
-    parameters); returns the table."""
+def show_model(model) -> None:
+    """Print ``model.summary()``: each layer's type, output shape and parameters, once."""
     model.summary(print_fn=print)
-    table = pd.DataFrame([
-        {"layer": layer.name, "type": type(layer).__name__,
-         "output shape": _output_shape(layer),
-         "parameters": layer.count_params()}
-        for layer in model.layers
-    ])
-    display(table)
-    return table
 
 
 def show_source(obj) -> str:
@@ -118,13 +109,6 @@ def report_caveats(caveats: pd.DataFrame, out_dir: str | os.PathLike) -> None:
     (:func:`~cxr_keras.reproductions.verdicts.caveat_lines`)."""
     write_csv(Path(out_dir) / "caveats.csv", caveats)
     print("\n".join(caveat_lines(caveats)))
-
-
-def _output_shape(layer) -> str:
-    try:
-        return str(tuple(layer.output.shape))
-    except (AttributeError, ValueError):  # a layer used at several places has no single output
-        return ""
 
 
 def _spread(paths: list[Path], count: int) -> list[Path]:
