@@ -81,3 +81,11 @@ def test_the_runner_names_or_skips_a_file_name_that_is_not_utf8(tmp_path, image_
     assert sorted(manifest["path"].map(lambda p: p.split("/data/")[1])) == [
         "NORMAL/fine.png", "PNEUMONIA/also-fine.png", "PNEUMONIA/fine.png"]
     assert "3 images, 1 skipped" in (results / "attempt-1.log").read_text()
+
+
+def test_a_class_folder_whose_name_is_not_utf8_is_refused_even_when_skipping(tmp_path):
+    folder = os.fsdecode(os.fsencode(tmp_path) + b"/cl\xe9ar")
+    os.mkdir(folder)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(os.path.join(folder, "fine.png"))
+    with pytest.raises(DatasetError, match=r"class name\(s\) cl\\xe9ar in folder are not valid"):
+        FolderDataset(tmp_path, on_error="skip")

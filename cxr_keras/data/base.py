@@ -245,7 +245,15 @@ class CXRDataset:
 
     def _drop_names_not_utf8(self) -> None:
         """Refuse (on_error="raise") or skip the files whose names are not valid UTF-8: no
-        manifest or results file could name them. Each is named with its odd bytes escaped."""
+        manifest or results file could name them. Each is named with its odd bytes escaped; a
+        class so named is refused either way (skipping its images would leave it empty)."""
+        odd_classes = [printable_path(name) for name in self.classes
+                       if printable_path(name) != name]
+        if odd_classes:
+            raise DatasetError(
+                f"class name(s) {', '.join(odd_classes)} in {self.name} are not valid UTF-8; "
+                "rename those folders to UTF-8 (e.g. convmv -f latin1 -t utf8)"
+            )
         paths = self.frame["path"]
         shown = paths.map(printable_path)
         odd = shown != paths
