@@ -1,4 +1,5 @@
-"""Where the real chest X-ray samples live: $CXR_KERAS_DATA, else ../shared/data beside the repo."""
+"""Where the real chest X-ray samples live ($CXR_KERAS_DATA, else ../shared/data beside the repo),
+and how the kit's messages show a path."""
 
 from __future__ import annotations
 
@@ -26,3 +27,12 @@ def shared_data_root() -> Path | None:
         return Path(env)
     candidate = REPO_ROOT.parent / "shared" / "data"
     return candidate if candidate.is_dir() else None
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as the kit's messages show it: relative to the working directory when inside
+    it (``results/kermany/...``, not the run machine's ``/work/...``), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

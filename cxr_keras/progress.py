@@ -1,35 +1,66 @@
-"""Progress bars that suit where the code runs: widgets interactively, plain text under the runner.
+"""Progress that suits where the code runs: bars interactively, plain lines under the runner.
 
 The runner (``python -m cxr_keras.pipeline``) sets ``CXR_KERAS_PLAIN_PROGRESS=1`` in the
-kernel's environment, so executed notebooks hold text lines rather than widget output that
-renders as ``0%| | 0/308`` outside Jupyter; an interactive session keeps notebook widgets.
+kernel's environment. An executed notebook then holds a few plain stdout lines (one per loop,
+one per epoch: :class:`~cxr_keras.gan.callbacks.EpochProgress`) instead of the stderr redraws
+of a bar (``0%| | 0/308``, then ``100%|...`` twice); an interactive session keeps
+``tqdm.auto`` bars (widgets in Jupyter).
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 PLAIN_PROGRESS_ENV = "CXR_KERAS_PLAIN_PROGRESS"
-# Seconds between plain-text updates, so a long loop leaves a few lines, not thousands.
-PLAIN_MININTERVAL = 10.0
 
 
 def plain_progress() -> bool:
-    """True when ``CXR_KERAS_PLAIN_PROGRESS`` asks for text bars (set by the runner)."""
+    """True when ``CXR_KERAS_PLAIN_PROGRESS`` asks for plain lines (set by the runner)."""
     return os.environ.get(PLAIN_PROGRESS_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
-def progress_bar(*args, **kwargs):
-    """A ``tqdm`` bar: plain text under the runner, ``tqdm.auto`` (widgets in Jupyter) otherwise.
+class LineProgress:
+    """A stand-in for a ``tqdm`` bar (iterate it, or ``update`` it in a ``with`` block) that prints
+    one plain stdout line when it closes, ``desc: 100% 12/12 img in 0.4 s``, and nothing before."""
 
-    Takes tqdm's arguments; under the runner ``mininterval`` defaults to
-    ``PLAIN_MININTERVAL`` seconds.
-    """
+    def __init__(self, iterable=None, total=None, desc: str = "", unit: str = "it",
+                 disable: bool = False):
+        if total is None and hasattr(iterable, "__len__"):
+            total = len(iterable)
+        self.iterable, self.total, self.desc, self.unit = iterable, total, desc, unit
+        self.disable, self.n, self.closed, self.started = disable, 0, False, time.monotonic()
+
+    def __iter__(self):
+        with self:
+            for item in self.iterable:
+                yield item
+                self.update()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def close(self) -> None:
+        if not (self.closed or self.disable):
+            done = (f"{100 * self.n // self.total}% {self.n}/{self.total}" if self.total
+                    else f"{self.n}")
+            seconds = time.monotonic() - self.started
+            print(f"{self.desc}: {done} {self.unit} in {seconds:.1f} s", flush=True)
+        self.closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def progress_bar(iterable=None, total=None, desc: str = "", unit: str = "it",
+                 disable: bool = False):
+    """A progress bar over ``iterable`` or ``total`` steps: a :class:`LineProgress` under the
+    runner, a ``tqdm.auto`` bar (widgets in Jupyter) otherwise."""
     if plain_progress():
-        from tqdm.std import tqdm
-
-        kwargs.setdefault("mininterval", PLAIN_MININTERVAL)
-        return tqdm(*args, **kwargs)
+        return LineProgress(iterable, total, desc, unit, disable)
     from tqdm.auto import tqdm
 
-    return tqdm(*args, **kwargs)
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable)

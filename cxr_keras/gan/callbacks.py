@@ -20,6 +20,7 @@ from tqdm import tqdm
 from cxr_keras.gan.checkpoint import latest_checkpoint, prune_checkpoints, save_checkpoint
 from cxr_keras.gan.generate import latent_vectors, sample_grid_figure
 from cxr_keras.io import save_figure, write_csv
+from cxr_keras.progress import plain_progress
 
 
 def _check_every(every: int) -> int:
@@ -165,27 +166,36 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
 
 class EpochProgress(keras.callbacks.Callback):
-    """A text progress bar over epochs (not batches), with the newest ``monitor`` values.
+    """Progress over epochs (not batches), with the newest ``monitor`` values.
 
     Meant for quiet fits (``verbose=0``) that run for minutes, such as one GAN per class:
-    plain ``tqdm`` on stderr, so it updates in place both in a terminal and in a notebook
-    executed by papermill. A resumed fit starts the bar at the epoch it resumed from.
+    a plain ``tqdm`` bar on stderr that updates in place, or under the runner
+    (:func:`~cxr_keras.progress.plain_progress`) one stdout line per epoch,
+    ``class A: epoch 2/3, 4 s, d_loss=1.234, g_loss=0.567``. A resumed fit counts from the
+    epoch it resumed from.
     """
 
     def __init__(self, desc: str = "epochs", monitor=("d_loss", "g_loss"),
                  mininterval: float = 5.0):
         super().__init__()
         self.desc, self.monitor, self.mininterval = desc, tuple(monitor), float(mininterval)
-        self.bar = None
+        self.bar, self.epoch_started = None, None
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self.bar is None:
+        self.epoch_started = time.monotonic()
+        if self.bar is None and not plain_progress():
             self.bar = tqdm(total=self.params.get("epochs"), initial=epoch, desc=self.desc,
                             unit="epoch", mininterval=self.mininterval)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.bar.set_postfix({k: f"{float(logs[k]):.3f}" for k in self.monitor
-                              if logs and k in logs}, refresh=False)
+        values = {k: f"{float(logs[k]):.3f}" for k in self.monitor if logs and k in logs}
+        if self.bar is None:
+            seconds = time.monotonic() - self.epoch_started
+            shown = "".join(f", {name}={value}" for name, value in values.items())
+            print(f"{self.desc}: epoch {epoch + 1}/{self.params.get('epochs')}, "
+                  f"{seconds:.0f} s{shown}", flush=True)
+            return
+        self.bar.set_postfix(values, refresh=False)
         self.bar.update(1)
 
     def on_train_end(self, logs=None):

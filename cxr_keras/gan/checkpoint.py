@@ -31,6 +31,7 @@ import numpy as np
 from cxr_keras.fingerprint import StaleArtefactError, check_stamp, write_stamp
 from cxr_keras.gan import backend
 from cxr_keras.io import write_json
+from cxr_keras.paths import display_path
 
 CHECKPOINT_PATTERN = re.compile(r"^epoch-(\d{4,})$")
 FILES = ("generator.weights.h5", "discriminator.weights.h5", "state.npz", "meta.json")
@@ -237,8 +238,9 @@ def restore_newest(gan, directory: str | os.PathLike) -> int:
         except UNREADABLE_ERRORS as error:
             failures.append(f"{path}: {type(error).__name__}: {error}")
             warnings.warn(
-                f"GAN checkpoint {path} cannot be restored ({type(error).__name__}: {error}); "
-                "trying the previous checkpoint (training will overwrite this one)",
+                f"GAN checkpoint {display_path(path)} cannot be restored "
+                f"({type(error).__name__}: {error}); trying the previous checkpoint (training "
+                "will overwrite this one)",
                 UnreadableCheckpointWarning, stacklevel=2)
     raise ValueError(
         f"no checkpoint in {directory} can be restored ({'; '.join(failures)}); delete "
@@ -279,7 +281,7 @@ def resume_epoch(gan, directory: str | os.PathLike, epochs: int, inputs: Mapping
             f"{int(epochs)}-epoch run"
         )
     epoch = restore_newest(gan, directory)
-    print(f"Resumed from {directory / checkpoint_name(epoch)} "
+    print(f"Resumed from {display_path(directory / checkpoint_name(epoch))} "
           f"(epoch {epoch} of {int(epochs)} done)")
     return epoch
 

@@ -13,9 +13,17 @@ import pandas as pd
 
 from cxr_keras.gan import backend
 from cxr_keras.gan.batches import ShuffledBatches, run_inputs, training_batches
-from cxr_keras.gan.callbacks import GANCheckpoint, HistoryCSV, SampleGrid, StopOnNonFinite
+from cxr_keras.gan.callbacks import (
+    EpochProgress,
+    GANCheckpoint,
+    HistoryCSV,
+    SampleGrid,
+    StopOnNonFinite,
+)
 from cxr_keras.gan.checkpoint import resume_epoch
 from cxr_keras.gan.training import GAN
+from cxr_keras.paths import display_path
+from cxr_keras.progress import plain_progress
 
 
 def train_gan(gan: GAN, dataset, epochs: int, out_dir, *, resume: bool = True,
@@ -35,6 +43,8 @@ def train_gan(gan: GAN, dataset, epochs: int, out_dir, *, resume: bool = True,
     to values; checkpoints of other inputs raise ``StaleArtefactError`` (see
     :func:`~cxr_keras.gan.checkpoint.resume_epoch`). ``strategy``, when given, must be the
     ``tf.distribute`` strategy under whose ``scope()`` the GAN and its models were built.
+    Under the runner (:func:`~cxr_keras.progress.plain_progress`) a ``verbose`` fit prints one
+    :class:`~cxr_keras.gan.callbacks.EpochProgress` line per epoch instead of Keras' two.
     """
     if int(epochs) < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
@@ -62,6 +72,9 @@ def train_gan(gan: GAN, dataset, epochs: int, out_dir, *, resume: bool = True,
     # The caller's callbacks (e.g. an FID log) record an epoch before its checkpoint marks it
     # done: a run killed in between redoes that epoch on resume instead of losing the record.
     run_callbacks += [*callbacks, GANCheckpoint(checkpoint_dir, every=checkpoint_every, keep=keep)]
+    if plain_progress() and verbose in ("auto", 1, 2):  # one line per epoch, not Keras' two
+        verbose = 0
+        run_callbacks.append(EpochProgress(display_path(out_dir)))
     if initial_epoch < int(epochs):
         if isinstance(batches, ShuffledBatches):
             batches.start_at(initial_epoch)

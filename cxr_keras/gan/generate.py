@@ -11,6 +11,7 @@ from keras import ops
 from matplotlib.figure import Figure
 
 from cxr_keras.data.images import save_png, to_uint8
+from cxr_keras.paths import display_path
 from cxr_keras.progress import progress_bar
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
@@ -82,7 +83,8 @@ def write_generated_pngs(generator_or_gan, n: int, out_dir: str | os.PathLike, l
         labels = np.broadcast_to(np.asarray(labels, dtype="int32"), (int(n),))
     out_dir = Path(out_dir)
     paths = []
-    with progress_bar(total=int(n), desc=f"writing PNGs to {out_dir}", unit="img") as progress:
+    desc = f"writing PNGs to {display_path(out_dir)}"
+    with progress_bar(total=int(n), desc=desc, unit="img") as progress:
         for start in range(0, int(n), int(batch_size)):
             stop = min(start + int(batch_size), int(n))
             batch_labels = None if labels is None else labels[start:stop]
