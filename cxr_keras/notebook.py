@@ -5,6 +5,9 @@ source, and the claims and caveats of a paper.
 Every helper displays through IPython, so a figure made in a loop or before a ``;`` still
 appears in the executed notebook, as an ``image/png`` output of the very PNG saved under
 ``out_dir/figures``. Outside a notebook the displays print a text stand-in.
+
+Importing this module shows each of the kit's own warnings once
+(:func:`show_kit_warnings_once`).
 """
 
 from __future__ import annotations
@@ -12,17 +15,45 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
+from cxr_keras.gan.checkpoint import UnreadableCheckpointWarning
 from cxr_keras.io import save_figure, write_csv
+from cxr_keras.metrics.features import BadFeatureCacheWarning
+from cxr_keras.metrics.frechet import RankDeficientCovarianceWarning
+from cxr_keras.metrics.generative import WholeSetSubsetWarning
 from cxr_keras.metrics.plots import plot_gan_history, plot_sample_progression
+from cxr_keras.paths import display_path
 from cxr_keras.reproductions.verdicts import caveat_lines, claim_lines
 
 FIGURES_DIR = "figures"  # each run's figures: <out_dir>/figures/<name>.png
+KIT_WARNINGS = (RankDeficientCovarianceWarning, WholeSetSubsetWarning, BadFeatureCacheWarning,
+                UnreadableCheckpointWarning)
+
+
+def show_kit_warnings_once() -> None:
+    """From now on show each of the kit's own warnings (``KIT_WARNINGS``) once, however often a
+    loop raises it (the FID log warns for every GAN), and every warning with the file that
+    raised it relative to the working directory.
+
+    Python's ``"once"`` filter is not enough: the registry it keeps is cleared whenever the
+    filters change, as every ``warnings.catch_warnings()`` block changes them.
+    """
+    shown, show = set(), warnings.showwarning
+
+    def show_kit_warning_once(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, KIT_WARNINGS):
+            if (category, str(message)) in shown:
+                return
+            shown.add((category, str(message)))
+        show(message, category, display_path(filename), lineno, file, line)
+
+    warnings.showwarning = show_kit_warning_once
 
 
 def show_figure(name: str, figure, out_dir: str | os.PathLike) -> None:
@@ -116,3 +147,6 @@ def _spread(paths: list[Path], count: int) -> list[Path]:
         return paths
     step = (len(paths) - 1) / (count - 1)
     return [paths[round(i * step)] for i in range(count)]
+
+
+show_kit_warnings_once()

@@ -5,6 +5,7 @@ import itertools
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -119,3 +120,19 @@ def test_notebook_01_shows_the_source_of_both_builders():
     assert [source.split("(")[0] for source in sources] == [
         "def kora_venu_generator", "def kora_venu_discriminator"]
 
+
+def test_a_kit_warning_raised_in_a_loop_is_shown_once_with_a_relative_file(monkeypatch):
+    from cxr_keras.metrics.frechet import RankDeficientCovarianceWarning
+    from cxr_keras.metrics.generative import WholeSetSubsetWarning
+
+    monkeypatch.chdir(Path(__file__).parents[1])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        notebook.show_kit_warnings_once()
+        for _ in range(3):
+            warnings.warn("a kit warning", RankDeficientCovarianceWarning)
+            with warnings.catch_warnings():  # a filter change resets Python's "once" registry
+                warnings.simplefilter("ignore", WholeSetSubsetWarning)
+            warnings.warn("not the kit's", UserWarning)
+    assert [str(w.message) for w in caught] == ["a kit warning"] + ["not the kit's"] * 3
+    assert {w.filename for w in caught} == {"tests/test_notebook_helpers.py"}
