@@ -261,6 +261,7 @@ class GAN(keras.Model):
             self.generator_average.update(self.g_optimizer.iterations)
         return self.record_step(d_outputs, g_outputs, batch_size)
 
+    # On JAX and PyTorch fit() runs that backend's step (one per backend, as keras.io's guides).
     if backend.BACKEND == "jax":
         train_step = jax_step.train_step
     elif backend.BACKEND == "torch":
