@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxr_keras.audits import shortcut_claim_row
 from cxr_keras.fingerprint import StaleArtefactError
 from cxr_keras.reproductions import davoodi as dav
 
@@ -212,4 +211,4 @@ def test_claims_resting_on_generated_images_know_the_generator_and_the_shortcut(
     aucs = caveats[caveats["factor"] == "source shortcut"].set_index("group")
     assert aucs.loc["border", "ours"] == 0.98 and "full_16x16" not in aucs.index
     with pytest.raises(ValueError, match="no non-disease view"):
-        shortcut_claim_row(audit.iloc[:1])
+        dav.shortcut_claim_row(audit.iloc[:1])

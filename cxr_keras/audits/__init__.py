@@ -8,7 +8,6 @@ from cxr_keras.audits.shortcut import (
     shortcut_audit,
     shortcut_caveat,
     shortcut_claim,
-    shortcut_claim_row,
     view_features,
 )
 
@@ -25,6 +24,5 @@ __all__ = [
     "shortcut_audit",
     "shortcut_caveat",
     "shortcut_claim",
-    "shortcut_claim_row",
     "view_features",
 ]

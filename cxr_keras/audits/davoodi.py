@@ -15,6 +15,7 @@ import pandas as pd
 
 from cxr_keras.audits.mitigation import MITIGATIONS, mitigate
 from cxr_keras.audits.shortcut import shortcut_audit, shortcut_claim
+from cxr_keras.data.davoodi import DavoodiCovidDataset
 from cxr_keras.io import write_csv
 from cxr_keras.paths import COVID_DIR
 
@@ -54,8 +55,6 @@ def audit_dataset(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from cxr_keras.reproductions.davoodi import load_dataset  # loads TensorFlow: only for the CLI
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="root laid out like ../shared/data")
     parser.add_argument("--out", required=True, help="folder for shortcut_audit.csv")
@@ -63,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-boot", type=int, default=500)
     args = parser.parse_args(argv)
-    dataset = load_dataset(args.data, image_size=args.image_size, seed=args.seed)
+    dataset = DavoodiCovidDataset.from_root(args.data, seed=args.seed)
     sizes = original_sizes(dataset.frame, Path(args.data) / COVID_DIR / "metadata.csv")
     audit = audit_dataset(dataset, args.image_size, metadata=sizes, seed=args.seed, n_boot=args.n_boot)
     known = sizes.notna().all(axis=1)

@@ -29,7 +29,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from cxr_keras.metrics.classification import bootstrap_ci
-from cxr_keras.reproductions.verdicts import claim_row
 
 # A view flags a shortcut when the lower 95% bound of its one-vs-rest AUC exceeds this: an
 # AUC of 0.75 from pixels outside the lungs (or from a histogram) is far above the 0.5 of
@@ -268,18 +267,3 @@ def shortcut_claim(audit: pd.DataFrame) -> pd.DataFrame:
 def non_disease_views(audit: pd.DataFrame) -> pd.DataFrame:
     """The rows of a shortcut audit that hold no disease information (all but the full image)."""
     return audit[audit["view"] != REFERENCE_VIEW]
-
-
-def shortcut_claim_row(audit: pd.DataFrame) -> dict:
-    """:func:`shortcut_claim` as a :func:`~cxr_keras.reproductions.verdicts.claim_row`: the
-    highest AUC of the positive class vs the rest from a non-disease view, against the shortcut
-    threshold; it holds when no view flags a source shortcut."""
-    views = non_disease_views(audit)
-    if views.empty:
-        raise ValueError("the shortcut audit has no non-disease view; pass audit_dataset rows")
-    worst = views.loc[views["auc_low"].idxmax()]
-    return claim_row(shortcut_claim(views)["claim"].iat[0],
-                     f"highest {worst['positive_class']}-vs-rest AUC of a non-disease view "
-                     f"({worst['view']}) vs the shortcut threshold",
-                     (worst["auc"], worst["auc_low"], worst["auc_high"]),
-                     held=not bool(views["source_shortcut"].astype(bool).any()), versus=SHORTCUT_AUC)

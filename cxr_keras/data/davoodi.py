@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ import pandas as pd
 from cxr_keras.data.base import CXRDataset, DatasetError
 from cxr_keras.data.covid import COVID_FRONTAL_VIEWS, CovidChestXrayDataset
 from cxr_keras.data.kermany import KermanyDataset
+from cxr_keras.paths import COVID_DIR, KERMANY_DIR
 
 DAVOODI_CLASSES = ["covid", "normal", "bacteria", "virus"]
 DAVOODI_TRAIN_COUNTS = (60, 70, 70, 70)
@@ -54,6 +56,19 @@ class DavoodiCovidDataset(CXRDataset):
         super().__init__(
             pd.concat([train, test], ignore_index=True), DAVOODI_CLASSES, on_error=on_error
         )
+
+    @classmethod
+    def from_root(cls, root: str | os.PathLike, seed: int = 0, on_error: str = "raise"):
+        """The set from a root holding ``covid_chestxray/`` and ``kermany_chest_xray/`` (laid out
+        like ../shared/data)."""
+        root = Path(root).expanduser()
+        missing = [name for name in (COVID_DIR, KERMANY_DIR) if not (root / name).is_dir()]
+        if missing:
+            raise DatasetError(
+                f"{root}: missing {missing}; pass a data root holding the COVID-19 image data "
+                f"collection as {COVID_DIR}/ and Kermany's chest X-rays as {KERMANY_DIR}/"
+            )
+        return cls(root / COVID_DIR, root / KERMANY_DIR, seed=seed, on_error=on_error)
 
 
 def source_pool(covid_root, kermany_root, views=COVID_FRONTAL_VIEWS) -> pd.DataFrame:

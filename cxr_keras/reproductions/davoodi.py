@@ -30,11 +30,10 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from cxr_keras.audits import non_disease_views, shortcut_caveat, shortcut_claim_row
+from cxr_keras.audits import SHORTCUT_AUC, non_disease_views, shortcut_caveat, shortcut_claim
 from cxr_keras.augment import oversample
 from cxr_keras.classifier_training import train_or_load_classifier
 from cxr_keras.data import DavoodiCovidDataset, PhantomDataset
-from cxr_keras.data.schema import DatasetError
 from cxr_keras.metrics import (
     classification_report_frame,
     extract_features,
@@ -42,7 +41,6 @@ from cxr_keras.metrics import (
     report_with_ci,
 )
 from cxr_keras.models import davoodi_cnn
-from cxr_keras.paths import COVID_DIR, KERMANY_DIR
 from cxr_keras.reproductions.gan_setup import build_compiled_gan
 from cxr_keras.reproductions.per_class_gan import (
     class_folder,
@@ -342,7 +340,7 @@ def claims(cv: Mapping[str, pd.DataFrame], quality: pd.DataFrame | None, generat
     output), a :func:`~cxr_keras.reproductions.verdicts.claims_frame`: :func:`synthetic_claims`
     (with the GANs' health verdict ``generator``), covid's sensitivity per train set, FID over
     training and, with a shortcut ``audit`` (:func:`cxr_keras.audits.davoodi.audit_dataset` rows
-    of one mitigation), :func:`cxr_keras.audits.shortcut_claim_row`; when the audit flags a
+    of one mitigation), :func:`shortcut_claim_row`; when the audit flags a
     source shortcut, the covid claims' measure carries :func:`cxr_keras.audits.shortcut_caveat`
     with its numbers."""
     table = cv["table"]
@@ -413,16 +411,24 @@ def load_dataset(data: str, phantom_counts: int = 79, image_size: int = 64, seed
     the phantoms' and :func:`paper_class_name` maps them). ``on_error`` goes to the loader."""
 
     if data != "phantoms":
-        root = Path(data).expanduser()
-        missing = [name for name in (COVID_DIR, KERMANY_DIR) if not (root / name).is_dir()]
-        if missing:
-            raise DatasetError(
-                f"{root}: missing {missing}; pass a data root holding the COVID-19 image data "
-                f"collection as {COVID_DIR}/ and Kermany's chest X-rays as {KERMANY_DIR}/"
-            )
-        return DavoodiCovidDataset(root / COVID_DIR, root / KERMANY_DIR, seed=seed, on_error=on_error)
+        return DavoodiCovidDataset.from_root(data, seed=seed, on_error=on_error)
     train_share = 270 / 306
     phantoms = PhantomDataset({name: int(phantom_counts) for name in PHANTOM_STAND_INS},
                               size=max(32, image_size), seed=seed,
                               splits={"train": train_share, "test": 1 - train_share})
     return phantoms.subset(classes=list(PHANTOM_STAND_INS))
+
+
+def shortcut_claim_row(audit: pd.DataFrame) -> dict:
+    """:func:`cxr_keras.audits.shortcut_claim` as a :func:`~cxr_keras.reproductions.verdicts.claim_row`: the
+    highest AUC of the positive class vs the rest from a non-disease view, against the shortcut
+    threshold; it holds when no view flags a source shortcut."""
+    views = non_disease_views(audit)
+    if views.empty:
+        raise ValueError("the shortcut audit has no non-disease view; pass audit_dataset rows")
+    worst = views.loc[views["auc_low"].idxmax()]
+    return claim_row(shortcut_claim(views)["claim"].iat[0],
+                     f"highest {worst['positive_class']}-vs-rest AUC of a non-disease view "
+                     f"({worst['view']}) vs the shortcut threshold",
+                     (worst["auc"], worst["auc_low"], worst["auc_high"]),
+                     held=not bool(views["source_shortcut"].astype(bool).any()), versus=SHORTCUT_AUC)
