@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from cxr_keras.data.phantoms import render_batch
@@ -9,6 +10,7 @@ from cxr_keras.reproductions.gan_health import (
     FEATURE_MODEL,
     feature_classifier,
     health_embedders,
+    mark_useless,
     measure_gan_health,
 )
 
@@ -45,3 +47,24 @@ def test_health_of_a_collapsed_and_a_real_stand_in(tmp_path):
     assert len(shown.columns) <= 7  # 8 with the GAN's name
     assert shown.at["collapsed", "near-twins"] == 1.0 and shown.at["collapsed", "diversity"] < 0.1
     assert shown.at["real stand-in", "verdict"] == "healthy"
+
+
+def test_a_recipe_whose_synthetic_images_teach_nothing_is_marked_no_utility(tmp_path):
+    health = pd.DataFrame({"gan": ["paper", "kit"], "verdict": ["mode-collapsed", "healthy"],
+                           "reason": ["diversity ratio below 0.6", "every check passed"]})
+    rows = [("paper", "synthetic", "accuracy", 0.633, 0.627, 0.640), ("paper", "synthetic", "roc_auc", 0.40, 0.35, 0.45),
+            ("kit", "synthetic", "accuracy", 0.70, 0.68, 0.71), ("kit", "synthetic", "roc_auc", 0.91, 0.88, 0.93)]
+    rows += [(recipe, "real", metric, value, value - 0.03, value + 0.03)
+             for recipe in ("paper", "kit") for metric, value in (("accuracy", 0.85), ("roc_auc", 0.91))]
+    utility = pd.DataFrame(rows, columns=["recipe", "trained_on", "metric", "estimate", "ci_low", "ci_high"])
+    # Accuracy 0.633 sits just above the majority rate 0.625; the AUC shows the paper recipe's
+    # images teach nothing, and it keeps its first verdict with the reason added.
+    marked = mark_useless(health, utility, {"paper": ["paper"], "kit": ["kit"]}, 0.625, tmp_path).set_index("gan")
+    assert marked.at["paper", "verdict"] == "mode-collapsed"
+    assert "teach a classifier nothing (roc_auc 0.400" in marked.at["paper", "reason"]
+    assert marked.at["kit", "verdict"] == "healthy"
+    weak = utility.assign(estimate=lambda f: f["estimate"].where(f["recipe"].ne("kit") | f["trained_on"].ne("synthetic"), 0.52),
+                          ci_low=lambda f: f["ci_low"].where(f["recipe"].ne("kit") | f["trained_on"].ne("synthetic"), 0.45))
+    marked = mark_useless(health, weak, {"kit": ["kit"]}, 0.625, tmp_path).set_index("gan")
+    assert marked.at["kit", "verdict"] == "no-utility"
+    assert pd.read_csv(tmp_path / "gan_health.csv").set_index("gan").at["kit", "verdict"] == "no-utility"

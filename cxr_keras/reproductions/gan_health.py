@@ -120,16 +120,20 @@ def judge_predictions(judge: keras.Model):
 
 def mark_useless(health: pd.DataFrame, utility: pd.DataFrame, gans_of: Mapping[str, Sequence[str]],
                  chance: float, out_dir: str | os.PathLike) -> pd.DataFrame:
-    """``health`` with every GAN of a recipe whose train-on-synthetic accuracy is at chance
+    """``health`` with every GAN of a recipe whose train-on-synthetic score is at chance
     (:func:`cxr_keras.metrics.verdict.at_chance` on a ``recipe``-keyed
     :func:`cxr_keras.metrics.synthetic_utility` table) marked ``no-utility``; ``gans_of`` maps
-    each recipe to its GANs' names in ``health``. Rewrites ``out_dir/gan_health.csv``."""
-    accuracy = utility[utility["metric"] == "accuracy"].set_index(["recipe", "trained_on"])
+    each recipe to its GANs' names in ``health``. The score is ROC AUC (chance 0.5) where the
+    table has it (binary tasks: a classifier that calls nearly every image the majority class
+    scores an accuracy just above ``chance`` but an AUC near 0.5), else accuracy against
+    ``chance``. Rewrites ``out_dir/gan_health.csv``."""
+    metric, chance = ("roc_auc", 0.5) if (utility["metric"] == "roc_auc").any() else ("accuracy", chance)
+    scores = utility[utility["metric"] == metric].set_index(["recipe", "trained_on"])
     useless = {}
     for recipe, names in gans_of.items():
-        synthetic, real = accuracy.loc[(recipe, "synthetic")], accuracy.loc[(recipe, "real")]
+        synthetic, real = scores.loc[(recipe, "synthetic")], scores.loc[(recipe, "real")]
         if at_chance((synthetic["estimate"], synthetic["ci_low"]), real["estimate"], chance):
-            text = (f"accuracy {synthetic['estimate']:.3f} [{synthetic['ci_low']:.3f}, {synthetic['ci_high']:.3f}] "
+            text = (f"{metric} {synthetic['estimate']:.3f} [{synthetic['ci_low']:.3f}, {synthetic['ci_high']:.3f}] "
                     f"against chance {chance:.3f} and {real['estimate']:.3f} trained on real images")
             useless.update(dict.fromkeys(names, text))
     health = with_utility(health, useless)
