@@ -164,16 +164,20 @@ def test_collapse_check_needs_no_space_better_than_the_collapsed_reference():
     }
     assert gan_verdict(row, spaces) == ("healthy", "every check passed (no training history given)")
     assert gan_verdict({**row, "cxr_kid": 0.5, "cxr_coverage": 0.0}, spaces)[0] == "healthy"
+    # Varied samples that do no better than one repeated image are unfaithful, not collapsed;
+    # with low diversity as well, collapsed.
     verdict, reason = gan_verdict({**row, "cxr_coverage": 0.05}, spaces)
-    assert verdict == "mode-collapsed"
+    assert verdict == "unfaithful"
     assert "no better than one repeated real image in any space" in reason
+    verdict, reason = gan_verdict({**row, "cxr_coverage": 0.05, "cxr_diversity": 0.5}, spaces)
+    assert verdict == "mode-collapsed" and "no better than one repeated" in reason
     assert gan_verdict({**row, "cxr_diversity": 0.5}, spaces)[0] == "mode-collapsed"
     # A metric on which the real floor itself loses to the collapsed reference cannot decide:
     # the CXR KID below the collapsed one counts no more once the floor's is above it.
     low_kid = {**row, "cxr_kid": 0.5, "cxr_coverage": 0.0, "cxr_coverage_collapsed": 0.06}
     assert gan_verdict({**low_kid, "cxr_kid_floor": 0.3}, spaces)[0] == "healthy"
     verdict, reason = gan_verdict({**low_kid, "cxr_kid_floor": 1.54}, spaces)
-    assert verdict == "mode-collapsed", reason
+    assert verdict == "unfaithful", reason
 
 
 def test_every_failed_check_is_in_the_reason_and_the_first_names_the_verdict():
