@@ -1,32 +1,12 @@
 """One GAN training engine for every paper: a ``keras.Model`` whose ``fit()`` trains G and D.
 
-The Keras 2 recipe (compile D, freeze it, compile a combined model, alternate
-``train_on_batch``) relied on ``trainable`` being read when each model is compiled. Keras 3
-reads it at call time, inside each train step, so freezing D for the combined model freezes
-it in D's own ``train_on_batch`` too and D silently stops learning. Here both networks are
-updated in one ``train_step`` with their own optimizers, so nothing depends on freezing:
-
-1. ``d_steps`` discriminator updates on a real batch and a fake batch;
-2. one generator update with the non-saturating loss ``BCE(D(G(z)), 1)`` on the same ``z``.
-
-Discriminators return **logits**; every loss is binary cross-entropy on logits. The
-discriminator loss is the sum of the real and the fake term (the DCGAN reference log, used by
-Davoodi & Lo Giudice); halve it to compare with a Keras ``train_on_batch`` on a half-real,
-half-fake batch (Ng & Gubbi).
-
-Losses are divided by the number of replicas, so under a ``tf.distribute`` strategy the
-summed replica gradients equal the gradient of the global-batch mean. Latent vectors, fake
-labels and instance noise are drawn with ``keras.random`` from the model's ``SeedGenerator``
-(under ``tf.distribute``, with the replica id folded into the seed so replicas draw
-different noise).
-
-``GAN.train_step`` is the TensorFlow step, read as keras.io's DCGAN example; the JAX and
-PyTorch steps are :mod:`cxr_keras.gan.jax_step` and :mod:`cxr_keras.gan.torch_step`, and all
-three take their losses from :meth:`GAN.discriminator_loss` and :meth:`GAN.generator_loss`.
-
-Small-data options (augmentation of D's inputs, R1, mode seeking, an EMA generator; all off by
-default) are :class:`cxr_keras.gan.options.TrainingOptions`. Each is marked "Option" where
-the step uses it. They are tested on one device only.
+Each ``train_step`` runs ``d_steps`` discriminator updates on a real and a fake batch, then
+one generator update with the non-saturating loss on the same ``z``, each network with its own
+optimizer (no frozen combined model). Discriminators return logits; D's loss is the sum of the
+real and fake terms. ``GAN.train_step`` is TensorFlow's; JAX's and PyTorch's are
+:mod:`~cxr_keras.gan.jax_step` and :mod:`~cxr_keras.gan.torch_step`. Small-data options are
+:class:`~cxr_keras.gan.options.TrainingOptions`, marked "Option" where used. Why this design:
+docs/package.md.
 """
 
 from __future__ import annotations

@@ -1,19 +1,12 @@
 """Fidelity of generated images: are they their class, can they be told from real ones, and
-how many of them are near-twins of each other?
+how many are near-twins of each other? (docs/verdicts.md)
 
-The failure checks of :mod:`cxr_keras.metrics.verdict` (NaN, collapse, copies, D winning) say
-nothing about whether the samples *look like* the class they stand for; these three do:
-
-* :func:`class_agreement`: a judge (a classifier trained on real images of every class in
-  the study) assigns generated images to their intended class about as often as held-out real
-  images of that class, or not (a ratio with a bootstrap interval);
-* :func:`two_sample_auc`: a small logistic probe on :func:`probe_features` (layout, grey-level
-  histogram and edge-strength histograms) is trained to tell two image sets apart, evaluated
-  out of fold: AUC 0.5 when it cannot, 1 when it always can. Read beside the same probe on
-  real vs real images;
-* :func:`near_duplicate_fraction`: the share of generated images whose nearest other generated
-  image is closer (relative to the set's spread) than all but the closest 5% of real images
-  are to each other: partial mode collapse that a mean pairwise spread misses (20 images repeated keep 95% of the spread).
+* :func:`class_agreement`: how often a judge assigns them to their class, over how often it
+  assigns held-out real images of that class to it;
+* :func:`two_sample_auc`: out-of-fold AUC of a logistic probe on :func:`probe_features`
+  telling two image sets apart (0.5: it cannot);
+* :func:`near_duplicate_fraction`: the share of samples with a near-twin among the others
+  (partial mode collapse).
 """
 
 from __future__ import annotations

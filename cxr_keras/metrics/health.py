@@ -1,29 +1,11 @@
 """GAN health: where a GAN's samples sit between "real images" and "one image repeated".
 
-Each GAN (one per class where GANs are per class) is compared with held-out real images of its
-class that it never saw, in every feature space its embedders produce, and so are two
-reference sets of the same sizes, measured the same way:
-
-- the **real floor**: training images of the class (disjoint from the held-out ones), as many
-  as there are generated images (fewer only if the class has fewer): what a perfect generator
-  would score at these counts;
-- the **collapsed reference**: one training image repeated once per generated image with faint
-  noise (:func:`collapsed_images`): what a perfectly collapsed generator would score.
-
-Feature spaces come from *embedders*, callables mapping NHWC images in [-1, 1] to
-``{space name: (n, d) features}``: :func:`inception_embedder` (the FID network's 2048-d pool3
-and 768-d Mixed_6e features), :func:`classifier_embedder` (a trained Keras classifier's
-penultimate layer: the notebooks pass the kit's own classifier trained on the real training
-images, the only chest X-ray feature space available offline, since no pretrained chest X-ray
-network can be downloaded) and :func:`pixel_embedder` (flattened pixels). In a classifier's
-space the floor is pessimistic: its training images are the ones the classifier was fitted
-on, unlike the held-out images and the GAN's samples (on the Kermany sample the floor's KID
-there, 1.54, came out above the collapsed reference's, 0.81; its coverage, 0.48 against
-0.06, did not). KID's cubic kernel assumes Inception's feature scale, so compare KID within
-a space only.
-
-:func:`gan_health` returns one row per GAN, ready for ``gan_health.csv``; its verdict and the
-thresholds behind it are documented in :mod:`cxr_keras.metrics.verdict`.
+Each GAN is compared with held-out real images of its class in every feature space of its
+embedders (:func:`inception_embedder`, :func:`classifier_embedder`, :func:`pixel_embedder`),
+beside two references measured the same way: the **real floor** (training images of the
+class) and the **collapsed reference** (one training image repeated with faint noise,
+:func:`collapsed_images`). :func:`gan_health` returns one row per GAN for ``gan_health.csv``
+with the verdict of :mod:`cxr_keras.metrics.verdict`. Details and calibration: docs/verdicts.md.
 """
 
 from __future__ import annotations

@@ -1,85 +1,23 @@
 """The health verdict of one GAN from its metrics and its training history.
 
-Verdicts, checked in this order (the first failed check names the verdict; ``reason`` lists
-every failed check):
+Checked in :data:`CHECK_ORDER`; the first failed check names the verdict, ``reason`` lists
+every failed check. Rules in one line each (thresholds are the constants below):
 
-``diverged``
-    The history holds a NaN or an infinite value, or a loss above :data:`DIVERGED_LOSS` over
-    the last :data:`HISTORY_WINDOW` epochs, or the generated images are not finite. A mean
-    binary cross-entropy of 100 needs logits beyond 100 in size, where float32's sigmoid is
-    exactly 0 or 1 (exp(-88) is already below float32's normal range): no gradient is left.
-``mode-collapsed``
-    The diversity ratio (mean pairwise feature distance among generated images over the same
-    among held-out real ones) is below :data:`COLLAPSE_DIVERSITY` in any feature space, or
-    more than half of the samples have a near-twin (below). A GAN that does no better than the
-    collapsed reference (one training image repeated with faint noise, measured the same way)
-    in every feature space, where doing better in a space means a lower KID or a higher
-    coverage than that reference's, fails too: as ``mode-collapsed`` when its diversity is also
-    low, else as ``unfaithful`` (varied samples, but further from real images than one real
-    image repeated: the committed Davoodi cpu run's saturated blotches).
+- ``diverged``: NaN or inf in the history or the samples, or a loss above
+  :data:`DIVERGED_LOSS` over the last :data:`HISTORY_WINDOW` epochs;
+- ``mode-collapsed``: diversity ratio below :data:`COLLAPSE_DIVERSITY` in any space, more
+  than :data:`NEAR_DUPLICATE_SHARE` of samples with a near-twin, or (with low diversity) no
+  better than the collapsed reference in every space (KID lower or coverage higher);
+- ``memorizing``: median nearest-training distance below :data:`MEMORIZATION_RATIO` of
+  held-out real images';
+- ``wrong-class``: the judge's class agreement below :data:`CLASS_AGREEMENT_RATIO` of real's;
+- ``unfaithful``: no better than the collapsed reference though diverse, or a probe AUC of
+  :data:`UNFAITHFUL_AUC` or above against real images;
+- ``discriminator-wins``: recent D(G(z)) below :data:`D_WINS_FAKE_SCORE` and G loss above
+  :data:`D_WINS_G_LOSS`;
+- ``no-utility``: set by :func:`with_utility` (train-on-synthetic at chance).
 
-    How the thresholds were chosen, from ``benchmarks/gan_health_references.py`` on the
-    Kermany sample (NORMAL, 64 px, 308 of the 670 training images or 308 noisy copies of one
-    against the 234 test images; the chest X-ray space is the kit's Davoodi CNN trained 3
-    epochs on the sample's train split): diversity ratio of the real floor 0.98 / 0.93 / 0.85
-    (Inception 2048 / Inception 768 / CXR), of the collapsed reference 0.41 / 0.31 / 0.04 (faint
-    noise alone spreads Inception features); issue 11's plausible Davoodi-recipe GAN: 0.90.
-    0.6 lies above every collapsed value and below every real and plausible one, near the
-    midpoint of the closest pair (0.41 and 0.85). KID alone cannot decide: that plausible
-    GAN scored KID(2048) 0.34, worse than one repeated image (0.20 here, 0.245 in the issue),
-    since Inception statistics of 64 px images punish GAN texture; and in the classifier's
-    space the real floor's KID (1.54) is *above* the collapsed reference's (0.81), its
-    training images having been seen by the classifier. Coverage separates floor from
-    collapsed in every space (0.86 / 0.72 / 0.48 against 0.02 / 0.01 / 0.06), hence "lower
-    KID or higher coverage, in at least one space".
-    The first rule also fails a GAN whose samples are *partly* collapsed: in pixel space or any
-    feature space, more than :data:`NEAR_DUPLICATE_SHARE` of its samples have a near-twin
-    among the others (nearer, relative to the set's spread, than all but the closest 5% of
-    held-out real images are to each other: :func:`cxr_keras.metrics.fidelity.near_duplicate_fraction`).
-    On the Kermany sample (``benchmarks/gan_fidelity_cases.py``: 154 images offered as Normal
-    samples against the 234 test Normal ones, 64 px) real training images score 0.00 (pixels)
-    / 0.00 (CXR space), 20 images repeated 1.00 / 1.00, blurred 0.21 / 0.00, phantoms 0.16 /
-    0.03, the wrong class 0.07 / 0.01.
-    In the "no better than one repeated image" rule a metric counts in a space only where the
-    real floor itself beats the collapsed reference on it: a measurement that ranks a collapsed
-    set above real images (the old CXR space's KID did, 0.09 against 0.44) cannot tell either.
-``memorizing``
-    In any feature space, the median distance from a generated image to its nearest training
-    image is below :data:`MEMORIZATION_RATIO` times the median distance from a held-out real
-    image to its nearest training image (:func:`cxr_keras.metrics.memorization_summary`'s
-    ``median_ratio``). Held-out real images score 1 by construction and exact copies 0; 0.5
-    means the typical sample sits twice as close to the training set as new real images do.
-``wrong-class``
-    A judge (a classifier trained on real images of every class) assigns the samples to their
-    intended class at less than :data:`CLASS_AGREEMENT_RATIO` times the rate at which it
-    assigns held-out real images of that class to it
-    (:func:`cxr_keras.metrics.fidelity.class_agreement`). Kermany sample, 64 px, the kit's
-    judge (8 epochs on the 1,200 training images; balanced accuracy 0.72 [0.68, 0.75] on the
-    624 test images, Normal recall 0.44): real training Normal images 2.2, real Pneumonia
-    images offered as Normal 0.03, blurred Normal images 0.02, noise 0, phantoms 2.2 (the judge
-    calls them Normal: the probe below catches them).
-``unfaithful``
-    No better than one repeated real image while as diverse as real images (above), or a
-    logistic probe on simple image statistics tells the samples from the GAN's training
-    images at ROC AUC :data:`UNFAITHFUL_AUC` or above, out of fold
-    (:func:`cxr_keras.metrics.fidelity.two_sample_auc`), while it tells two halves of the
-    training images apart at no more than 0.5 + half that margin: the samples are separable
-    from real images outright. Kermany sample: real vs real 0.54, blurred (sigma 2 px at 64 px)
-    1.00, phantoms 1.00, noise 1.00, Pneumonia 0.99, 20 images repeated 0.94; the committed
-    cpu kit-recipe GAN's 32 saved samples 0.98 [0.96, 1.00], the paper recipe's
-    (mode-collapsed) 1.00. The threshold catches sets no real
-    image resembles; a typical 64 px DCGAN sits just below it, so read the AUC itself too.
-``discriminator-wins``
-    Over the last :data:`HISTORY_WINDOW` epochs the mean D(G(z)) that the generator's own loss
-    is computed on (``d_g_z2``, else ``d_g_z1``) is below :data:`D_WINS_FAKE_SCORE` and the
-    mean G loss is above :data:`D_WINS_G_LOSS` = -ln(0.1), the loss of a generator whose
-    every sample D scores 0.1. Davoodi at paper scale: D(G(z)) near 0.05, G loss 5 to 15.
-``no-utility``
-    Set afterwards by :func:`with_utility`: a classifier trained on the samples (train on
-    synthetic, test on real) scores no better than chance (its interval reaches chance) and
-    below halfway from chance to the same classifier trained on as many real images.
-``healthy``
-    None of the above.
+Each rule in full and how each threshold was calibrated: docs/verdicts.md.
 """
 
 from __future__ import annotations

@@ -135,16 +135,9 @@ TAP_BLOCK_CHANNELS = 16  # output channels of TapSumConv2D's block convolution (
 
 
 def tap_block_shape(kernel_size: tuple[int, int], filters: int) -> tuple[int, int]:
-    """The ``(rows, cols)`` of kernel-tap blocks that :class:`TapSumConv2D` convolves at once.
-
-    Blocks tile the kernel (rows divides ``kh``, cols divides ``kw``), and the number of blocks
-    times ``filters`` (the block convolution's output channels) is the nearest to
-    ``TAP_BLOCK_CHANNELS`` (on a log scale), the squarest block among equals, rows <= cols.
-    Measured on Ng & Gubbi's 16x16 conv, 128 -> 1 channel, forward + backward, every block
-    shape timed in turn (``benchmarks/layer_speed.py --tap-blocks``; 2-thread Xeon): 4x4 was the
-    fastest of the 25 at 32 and 64 px (2x8, also 16 channels, within 10%), and 1x1 blocks (256
-    channels, one plain matmul) were 4 to 5 times slower.
-    """
+    """The ``(rows, cols)`` of kernel-tap blocks that :class:`TapSumConv2D` convolves at once:
+    blocks that tile the kernel with blocks x ``filters`` nearest to ``TAP_BLOCK_CHANNELS`` (log
+    scale), the squarest among equals, rows <= cols (timings: docs/backends-and-speed.md)."""
     kh, kw = kernel_size
 
     def cost(block):
@@ -165,19 +158,12 @@ def tap_block_shapes(kernel_size: tuple[int, int]) -> list[tuple[int, int]]:
 class TapSumConv2D(layers.Conv2D):
     """A stride-1 ``Conv2D`` computed as a small convolution into many channels plus a shift-and-add.
 
-    For a large kernel with few output filters (Ng & Gubbi's 16x16 conv from 128 channels to
-    1), a direct convolution runs far below the CPU's peak because the output channel dimension
-    is too small to vectorise. Here the kernel is cut into blocks of ``r x c`` taps
-    (:func:`tap_block_shape`: 4x4 for Ng & Gubbi's), and one stride-1 convolution with an
-    ``r x c`` kernel computes every block at once as its own output channels (16 for Ng &
-    Gubbi's, a width the CPU vectorises well); the output is the sum of these block maps shifted
-    by the blocks' offsets, done as column shifts followed by row shifts (cheap element-wise
-    adds). A 1x1 block is a single matmul of every pixel by every tap.
-
-    ``block_shape`` (rows, cols) fixes the blocks instead (``benchmarks/layer_speed.py
-    --tap-blocks`` times every choice). Same weights (``kernel`` of shape ``(kh, kw, C_in,
-    filters)`` and ``bias``), same outputs and gradients as ``keras.layers.Conv2D`` up to float
-    round-off, whatever the blocks, so weights are interchangeable. Only ``strides=1``, ``dilation_rate=1``, ``groups=1`` and ``channels_last`` are supported.
+    A large kernel with few output filters (Ng & Gubbi's 16x16 conv, 128 -> 1 channel) runs far
+    below the CPU's peak as a direct convolution. Here the kernel is cut into ``r x c`` tap
+    blocks (:func:`tap_block_shape`, or ``block_shape``); one ``r x c`` convolution computes
+    every block as its own output channels, and the output is the sum of those maps shifted by
+    the blocks' offsets. Same weights, outputs and gradients as ``keras.layers.Conv2D`` up to
+    round-off. Only ``strides=1``, ``dilation_rate=1``, ``groups=1`` and ``channels_last``.
     """
 
     def __init__(self, filters, kernel_size, block_shape=None, **kwargs):
@@ -254,22 +240,12 @@ def _phase_taps(kernel_size: int, stride: int):
 class SubPixelConv2DTranspose(layers.Conv2DTranspose):
     """A "same"-padded strided ``Conv2DTranspose`` computed as one stride-1 conv + depth-to-space.
 
-    A stride-``s`` transposed convolution gives each of the ``s * s`` output phases (pixel
-    ``(s*i + a, s*j + b)``) a small ordinary convolution of the input with a subset of the
-    kernel taps. Here the subsets are laid side by side as ``s * s * filters`` output channels
-    of one stride-1 ``keras.ops.conv`` over the (padded) input, whose result is interleaved
-    back into the ``s``-times larger image (sub-pixel / depth-to-space). It does slightly more
-    multiply-adds than the transposed convolution (the phases' windows are padded to one size:
-    1.44x for a 5x5 kernel at stride 2; one extra row and column for 4x4), and it measured
-    0.77x to 0.95x of ``Conv2DTranspose``'s GAN-step speed on TF 2.21 CPU
-    (``benchmarks/gan_step.py --sub-pixel``), so the paper generators keep ``Conv2DTranspose``
-    unless asked.
-
-    Same weights as ``keras.layers.Conv2DTranspose`` (``kernel`` of shape
-    ``(kh, kw, filters, C_in)`` and ``bias``), the same outputs and gradients up to float
-    round-off, so weights move between the two with ``set_weights(other.get_weights())``.
-    Only ``padding="same"``, ``dilation_rate=1``, no ``output_padding`` and ``channels_last``
-    are supported.
+    Each of the ``s * s`` output phases is an ordinary convolution with a subset of the kernel
+    taps; the subsets are laid side by side as ``s * s * filters`` channels of one stride-1
+    conv, interleaved back into the ``s``-times larger image. Same weights, outputs and
+    gradients as ``keras.layers.Conv2DTranspose`` up to round-off (speed:
+    docs/backends-and-speed.md). Only ``padding="same"``, ``dilation_rate=1``, no
+    ``output_padding`` and ``channels_last``.
     """
 
     def __init__(self, filters, kernel_size, **kwargs):

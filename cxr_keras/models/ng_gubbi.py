@@ -14,11 +14,10 @@ to 8x8x128, then G's plain upsampling stack. (The text says "125" kernels for th
 D, read as a typo for the plain D's 128.) LeakyReLU slopes are 0.2 and the noise projection is
 followed by a LeakyReLU, as in that Keras style; the paper does not print either.
 
-The 16x16 output convolution (128 -> 1 channel) is computed by
-:class:`~cxr_keras.models.layers.TapSumConv2D` (same weights and outputs as ``Conv2D``, several
-times faster on CPU); pass ``fast_output_conv=False`` for a plain ``Conv2D``. Both generators
-take ``sub_pixel_upsampling=True`` to compute the four transposed convolutions with
-:class:`~cxr_keras.models.layers.SubPixelConv2DTranspose` (same weights, same images).
+The 16x16 output convolution is a :class:`~cxr_keras.models.layers.TapSumConv2D` (same
+weights and outputs as ``Conv2D``, several times faster on CPU; ``fast_output_conv=False``:
+a plain ``Conv2D``); ``sub_pixel_upsampling=True`` uses
+:class:`~cxr_keras.models.layers.SubPixelConv2DTranspose` for the transposed convolutions.
 
 Sizes: G starts at ``image_size / 16`` and D always has four stride-2 convolutions, so any
 multiple of 16 keeps the paper's layer count.

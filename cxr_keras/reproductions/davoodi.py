@@ -1,22 +1,8 @@
 """Davoodi & Lo Giudice: per-class DCGANs on a 4-class COVID set, and a 4-fold CV classifier.
 
-The paper's set (covid / normal / pneumonia bacteria / pneumonia viral; train 60/70/70/70,
-test 9 each) is rebuilt from public data by :class:`cxr_keras.data.davoodi.DavoodiCovidDataset`.
-One DCGAN per class (64x64x1, z 100 uniform, Adam 2e-4 with betas (0.5, 0.999), batch 32,
-N(0, 0.02) init) is trained and its FID and IS logged every ``k`` epochs. FID uses 768-d
-Inception features (Mixed_6e): a class has 60-70 real images, far fewer than the 2,048
-dimensions of the standard pool3 features, so the 2048-d covariance would be even more rank
-deficient; with either, FIDs from so few images are biased upwards and comparable only at
-equal sample counts, which is why every FID row records them. IS needs an ImageNet
-classifier whose weights the kit does not download; without them it is logged as
-unavailable.
-
-The classifier (the paper gives no architecture: :func:`cxr_keras.models.davoodi_cnn`) is
-trained with SGD lr 0.01, Nesterov momentum 0.9, batch 256, in 4-fold cross-validation on the
-training set, on the classic set, on the classic set plus synthetic images and, as a control,
-on the classic set plus as many real images repeated. Each fold's model is tested on the fixed
-test set; Table 4 pools the four folds' test predictions, and the claims compare train sets on
-the paired difference of accuracy over the same folds and test images.
+:func:`train_class_gans` trains one DCGAN per class with FID (768-d) logged as it trains;
+:func:`run_cross_validation` trains the classifier on the classic set, with synthetic images
+and with as many real images repeated (the control). Protocol: docs/reproductions.md.
 """
 
 from __future__ import annotations
@@ -210,16 +196,11 @@ def run_cross_validation(
     seed: int = 0,
 ) -> dict[str, pd.DataFrame]:
     """4-fold CV on the classic set and, with ``synthetic`` images by class, the augmented set
-    and its oversampling control.
+    and its oversampling control; runs cached in ``out_dir/<train_set>/fold-<f>/``.
 
-    In fold ``f`` the classifier trains on the other folds (plus every synthetic image for
-    ``"synthetic"``; plus, for ``"oversample"``, as many of the fold's real training images of
-    each class repeated, drawn with ``seed + f``), validates on fold ``f`` and predicts the
-    test set; runs are cached in ``out_dir/<train_set>/fold-<f>/``. Returns ``folds``
-    (train_set, fold, n_train, val_accuracy, test_accuracy), ``table`` (train_set, class,
-    metric, value, ci_low, ci_high, paper): Table 4 over the folds' pooled test predictions,
-    the bootstrap resampling test images (an image's four fold predictions stay together), and
-    ``predictions`` (train_set, fold, image, y_true, predicted): every fold's test labels.
+    Returns ``folds`` (train_set, fold, n_train, val_accuracy, test_accuracy), ``table``
+    (train_set, class, metric, value, ci_low, ci_high, paper: Table 4 over the pooled folds)
+    and ``predictions`` (train_set, fold, image, y_true, predicted).
     """
     x_test, y_test = test
     num_classes, image_size = len(class_names), x.shape[1]
@@ -299,15 +280,10 @@ def table_4_wide(table: pd.DataFrame) -> pd.DataFrame:
 
 def synthetic_claims(cv: Mapping[str, pd.DataFrame], generator: str | None = None, recipe: str | None = None,
                      n_boot: int = 2000, seed: int = 0) -> list[dict]:
-    """The claims that rest on the synthetic images, as ``claim_row`` rows, from
-    :func:`run_cross_validation` output ``cv``: synthetic augmentation raises total test
-    accuracy over the classic set (the paper's claim, its gain beside ours) and over the
-    oversampling control, each judged on the paired difference of accuracy in points over the
-    same folds and test images (:func:`cxr_keras.metrics.paired_difference`: folds as seeds,
-    each image its own cluster), and the share of folds synthetic wins. ``generator`` is the
-    GANs' combined health verdict (:func:`~cxr_keras.reproductions.verdicts.generator_verdict`):
-    unless "healthy" the rows read "inconclusive: the generator was ..."; ``recipe`` names
-    the GANs' recipe in the claims (None: the notebook's main run)."""
+    """The claims on the synthetic images (``claim_row`` rows) from :func:`run_cross_validation`
+    output ``cv``: synthetic beats the classic set and the oversampling control on the paired
+    difference over folds and test images, and wins most folds. ``generator``: the GANs'
+    combined health verdict; ``recipe`` names their recipe in the claims."""
     folds, table, predictions = cv["folds"], cv["table"], cv["predictions"]
     totals = table[(table["class"] == "total") & (table["metric"] == "accuracy")].set_index("train_set")
     if not {"classic", "synthetic"} <= set(totals.index):

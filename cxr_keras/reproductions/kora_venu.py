@@ -1,14 +1,8 @@
 """Kora Venu & Ravula (2021): a DCGAN balances Kermany's Normal class, against classic augmentation.
 
-The paper trains a DCGAN on the 1,341 Normal training images only (128x128x3, 500 epochs),
-adds generated Normal images until both classes are the same size, and compares a
-separable-convolution CNN trained on that set with the same CNN trained with each classic
-augmentation (flip, crop, clip, brightness, contrast): its Table 1.
-:func:`compare_augmentations` trains one classifier per method with the same seed, epochs and
-batch size, evaluates each on the same test images and returns the paper's numbers beside ours
-with bootstrap 95% confidence intervals; beside the paper's methods it trains the controls of
-:data:`CONTROLS`. :func:`claims` judges each GAN against each of them on the paired difference
-of accuracy over the same test patients and seeds.
+:func:`compare_augmentations` trains one classifier per method (the paper's Table 1 and the
+controls of :data:`CONTROLS`) and :func:`claims` judges each GAN against each of them on the
+paired difference of accuracy. Protocol: docs/reproductions.md.
 """
 
 from __future__ import annotations
@@ -161,18 +155,12 @@ def compare_augmentations(
 ) -> pd.DataFrame:
     """Train one classifier per method with the same seed and budget; one row per method.
 
-    ``methods`` are names in :data:`cxr_keras.augment.METHODS`, controls of :data:`CONTROLS`
-    or GAN methods (``"gan"``, ``"gan_<recipe>"``: the training set balanced with generated
-    images of ``target_class``, see :func:`cxr_keras.augment.gan_balance`); ``generated`` holds
-    them, an array for ``"gan"`` alone or ``{method: images}``. ``train_kwargs`` go to
-    :func:`cxr_keras.classifier_training.train_classifier`. With ``out_dir``, each method's
-    test predictions and history are written to ``out_dir/<method>/`` with a stamp of their
-    inputs; a method whose folder was stamped with the same inputs is not retrained, one
-    stamped with others raises :class:`~cxr_keras.fingerprint.StaleArtefactError`.
-
-    Columns: method, n_train, then per metric in TABLE_METRICS ours as a fraction with
-    ``_ci_low`` / ``_ci_high`` and the paper's as ``paper_<metric>`` (a fraction; NaN where
-    the paper has no such row). Precision, recall and F1 are those of ``positive_class``.
+    ``methods``: names of :data:`cxr_keras.augment.METHODS`, :data:`CONTROLS` or GAN methods
+    (``"gan"``, ``"gan_<recipe>"``: balanced with ``generated`` images of ``target_class``, an
+    array or ``{method: images}``). With ``out_dir`` each method's predictions are stamped in
+    ``out_dir/<method>/`` and reused. Columns: method, n_train, each TABLE_METRICS fraction with
+    ``_ci_low`` / ``_ci_high``, and ``paper_<metric>``; precision, recall and F1 of
+    ``positive_class``.
     """
     if not methods:
         raise ValueError("methods is empty: pass augmentation names and/or 'gan'")
@@ -208,16 +196,10 @@ def gan_method(recipe: str) -> str:
 
 
 def across_seeds(per_seed: Mapping[int, pd.DataFrame], confidence: float = 0.95) -> pd.DataFrame:
-    """:func:`compare_augmentations` frames of several seeds (``{seed: frame}``) as one frame.
-
-    Per method and metric: the mean over seeds, and an interval around it whose half-width
-    combines the two sources of doubt in quadrature: the seed spread (Student's t at
-    ``confidence`` times the standard error of the seed mean; none for one seed) and the test
-    resampling (the mean half-width of the seeds' bootstrap intervals), cut to [0, 1], the
-    range of every table metric (cutting both of two intervals there keeps whether they
-    overlap, so no verdict changes). Adds ``<metric>_seed_sd``, ``<metric>_seed_min`` /
-    ``_seed_max`` and ``n_seeds``; the paper's columns are kept.
-    """
+    """:func:`compare_augmentations` frames of several seeds (``{seed: frame}``) as one frame:
+    per metric the seed mean, an interval combining seed spread and test resampling in
+    quadrature (docs/reproductions.md), ``<metric>_seed_sd`` / ``_seed_min`` / ``_seed_max``
+    and ``n_seeds``."""
     if not per_seed:
         raise ValueError("per_seed is empty: pass {seed: compare_augmentations(...)}")
     frames = [frame.set_index("method") for frame in per_seed.values()]
@@ -302,19 +284,10 @@ def accuracy_scores(run_dirs: Sequence[str | os.PathLike], methods: Sequence[str
 def claims(comparison: pd.DataFrame, scores: Mapping[str, np.ndarray], patient_ids: Sequence | None = None,
            generators: Mapping[str, str | None] | None = None, n_boot: int = 2000,
            confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """The paper's claim checked against this run, a
-    :func:`~cxr_keras.reproductions.verdicts.claims_frame`: each GAN method in ``comparison``
-    beats each classic augmentation of the paper's Table 1, and each control of
-    :data:`CONTROLS`, that ``comparison`` holds (accuracies as fractions).
-
-    Each claim is judged on the paired difference of accuracy, GAN minus the other method, in
-    points (:func:`cxr_keras.metrics.paired_difference` of ``scores`` from
-    :func:`accuracy_scores`, resampling seeds and test patients ``patient_ids`` together), at
-    ``confidence`` Bonferroni-corrected over the paper's comparisons of one GAN, and
-    separately over its controls; ``paper_difference`` is the paper's Table 1 gain. The
-    comparators are fixed by the paper, never picked after the run. A GAN whose health verdict
-    in ``generators`` ({method: verdict}) is not "healthy" makes its claims inconclusive. (FID
-    is a measurement, not a claim: the notebook prints it beside the paper's.)"""
+    """The paper's claim, a :func:`~cxr_keras.reproductions.verdicts.claims_frame`: each GAN
+    method of ``comparison`` beats each classic augmentation of Table 1 and each control, on
+    the paired difference of ``scores`` (:func:`accuracy_scores`) over seeds and test
+    patients, Bonferroni-corrected per family; ``generators`` is {method: health verdict}."""
     indexed = comparison.set_index("method")
     missing = [method for method in indexed.index if method not in scores]
     if missing:

@@ -1,29 +1,9 @@
 """Ng & Gubbi: a plain GAN and a label-conditioned GAN (cGAN) on 7 NIH ChestX-ray14 classes.
 
-What the paper reports, and what the kit measures beside it:
-
-* Table 1: the discriminator's accuracy on fake and real images and the D and G losses at
-  epochs 10..50. The kit logs the same quantities every epoch. Its D loss is the sum of the
-  real and fake terms; the paper's Keras ``train_on_batch`` on a half-real, half-fake batch
-  reports their mean, so the kit's D loss is halved in the comparison. A run shorter than 50
-  epochs is compared at the same *fraction* of training (paper epoch 10 of 50 = 20%).
-* Figures 7 and 9: one generated image per class, and the same noise under every label. The
-  paper notes the label "barely" changes the image; the kit measures it twice: the pixel
-  change caused by switching the label against the change caused by switching the noise, and
-  the *label agreement*: a classifier trained on real images labels the cGAN's images, and
-  its agreement with the requested label is set beside its accuracy on real images of the
-  same class (a cGAN that honours its label should approach the real-image accuracy).
-
-How fake labels are drawn during training is an explicit option (``label_sampling``):
-``"uniform"`` as in the paper (its data were roughly uniform), or ``"empirical"`` (the
-training set's class frequencies), which matters on NIH where most single-label images are
-No Finding.
-
-Each notebook run trains both GANs under two *recipes* (profile key ``gan_recipes``): the
-paper's (``{}``) and the kit's. A recipe here is a :mod:`~cxr_keras.reproductions.gan_setup`
-recipe plus two label-pathway options of this paper's cGAN (:data:`LABEL_OPTIONS`):
-``label_sampling`` (above) and ``balanced_batches`` (oversample every class to the largest
-class's count, so the label map sees every class equally often in real batches).
+The paper's Table 1 (D accuracies and losses) beside the kit's at the same fraction of
+training, and how much the cGAN's label changes its images (:func:`label_effect`,
+:func:`label_agreement`). Recipes may carry :data:`LABEL_OPTIONS`. Protocol:
+docs/reproductions.md.
 """
 
 from __future__ import annotations

@@ -1,20 +1,6 @@
-"""One GAN per class, synthetic images per class, and a filter for bad samples.
-
-Salehinejad et al. and Davoodi & Lo Giudice both train a separate unconditional DCGAN on the
-images of each class and label what it generates with that class. Salehinejad's radiologists
-then removed "inappropriate" samples by hand; the kit offers two automatic stand-ins:
-
-* ``"discriminator"``: keep the ``keep_fraction`` of samples with the highest D(x) logit, i.e.
-  the ones the class's own discriminator finds most real;
-* ``"distance"``: compare each sample's pixel distance to its nearest real image with the
-  distances between real images (each real image to its nearest *other* real image). A sample
-  closer than ``copy_factor`` (0.5) times the smallest of those is a likely copy of a training
-  image (memorization); one farther than ``outlier_factor`` (1.5) times the largest lies off
-  the real images' manifold (an artefact, a collapsed or noisy sample); both are dropped.
-
-Neither is a radiologist: the first trusts a discriminator that may be fooled, the second
-only catches gross failures and copies. The notebooks say which one ran and how many images
-each removed.
+"""One GAN per class, synthetic images per class, and a filter for bad samples (:data:`FILTERS`:
+``"discriminator"`` keeps the samples D finds most real, ``"distance"`` drops likely copies
+and outliers by their distance to the nearest real image). docs/reproductions.md.
 """
 
 from __future__ import annotations
@@ -61,20 +47,13 @@ def train_per_class_gans(
     sample_every: int | None = None,
     recipe: Mapping | None = None,
 ) -> tuple[dict[str, object], pd.DataFrame]:
-    """Train ``build_gan(class_name, gan_recipe)`` on each class's images, in
-    ``out_dir/<class>/``.
+    """Train ``build_gan(class_name, gan_recipe)`` on each class's images in
+    ``out_dir/<class>/``, resumable per class; return the GANs by class and their histories
+    stacked with a ``class`` column.
 
-    ``recipe`` is a GAN recipe (:mod:`cxr_keras.reproductions.gan_setup`; ``{}`` or None: the
-    paper's) with two optional keys of its own: ``batch_size`` replaces ``batch_size``, and
-    ``min_updates`` raises a class's epochs until its GAN takes at least that many optimizer
-    steps (a class of 8 images at batch 32 takes one step an epoch). ``build_gan`` gets the
-    rest and returns a compiled :class:`cxr_keras.gan.GAN`. Training goes through
-    :func:`cxr_keras.gan.train_gan` with the recipe as fingerprint, so an interrupted run
-    resumes per class from its last finished epoch and checkpoints of another recipe raise;
-    a progress bar over each class's epochs goes to stderr. ``callbacks(class_name,
-    class_dir)`` may return extra Keras callbacks; ``sample_every`` defaults to a sample grid
-    at the last epoch only. Returns the trained GANs by class and their histories stacked,
-    with a ``class`` column.
+    ``recipe``'s own keys ``batch_size`` and ``min_updates`` are read here (docs/reproductions.md),
+    the rest goes to ``build_gan``. ``callbacks(class_name, class_dir)`` may return extra
+    callbacks; ``sample_every`` defaults to one sample grid at the last epoch.
     """
     recipe = dict(recipe or {})
     gan_recipe = {key: value for key, value in recipe.items() if key not in TRAINING_KEYS}

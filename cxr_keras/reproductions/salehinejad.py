@@ -1,17 +1,8 @@
 """Salehinejad et al. (ICASSP 2018): balance five CXR classes with per-class DCGAN images.
 
-Three training sets of the same real images are compared with one DCNN:
-
-* DS1: the imbalanced real training set;
-* DS2: real, balanced by undersampling every class to the smallest one;
-* DS3: real, balanced *up* with synthetic images to twice the largest class, every real
-  image kept.
-
-The paper's hospital data are private; the kit uses the NIH ChestX-ray14 single-label
-images of the same five findings (or the phantoms), split by patient. The paper's per-class
-"accuracy" is the fraction of a class's test images labelled correctly (recall); its total
-is the accuracy on a test set with equal images per class, i.e. the mean of the per-class
-values, which is what the kit reports as total (balanced accuracy) whatever the test mix.
+One DCNN on three training sets of the same real images: DS1 imbalanced, DS2 undersampled to
+the smallest class, DS3 balanced up with synthetic images to twice the largest class. Total
+accuracy is the mean per-class recall, as in the paper. Protocol: docs/reproductions.md.
 """
 
 from __future__ import annotations
@@ -122,16 +113,9 @@ def table_1(runs: pd.DataFrame, ci: pd.DataFrame | None = None) -> pd.DataFrame:
 
 def bootstrap_accuracy_ci(y_true, run_predictions: np.ndarray, class_names: Sequence[str],
                           n_boot: int = 200, seed: int = 0, groups=None) -> pd.DataFrame:
-    """95% percentile bootstrap CI, over test images, of the run-averaged Table 1 row.
-
-    ``run_predictions`` is (n_test, n_runs) predicted labels; each resample of test images
-    (of patients with ``groups``) recomputes every run's per-class accuracy and their mean.
-    Resampling is stratified by true class, as the paper's test set has fixed class counts:
-    a resample never drops a class, which would make its Total a mean over fewer classes. A
-    class whose test images come from one patient (one image without ``groups``) gets no
-    interval (NaN): resampling a single unit always gives the same value, a zero-width
-    interval that would only look precise.
-    """
+    """95% percentile bootstrap CI, over test images (patients with ``groups``), stratified by
+    class, of the run-averaged Table 1 row; ``run_predictions`` is (n_test, n_runs) labels. A
+    class with a single test unit gets NaN (docs/reproductions.md)."""
     run_predictions = np.asarray(run_predictions).reshape(len(y_true), -1)
     num_classes = len(class_names)
 
@@ -163,17 +147,11 @@ def units_per_class(y_true, num_classes: int, groups=None) -> np.ndarray:
 
 def claims(table: pd.DataFrame, generator: str | None = None, recipe: str | None = None,
            ds3_only: bool = False) -> pd.DataFrame:
-    """The paper's claims checked against the kit's Table 1 (``table_1`` output), a
-    :func:`~cxr_keras.reproductions.verdicts.claims_frame`.
+    """The paper's claims on the kit's Table 1 (``table_1`` output), a
+    :func:`~cxr_keras.reproductions.verdicts.claims_frame` (list: docs/reproductions.md).
 
-    Claims: DS3 beats DS1 in total accuracy; DS3 beats DS1 in every class; DS2 is below DS1 in
-    total; the largest DS3-over-DS1 gain is in the class with the fewest images
-    (Pneumothorax in the paper). A comparison of totals holds only when their bootstrap
-    intervals (when ``table`` has them) do not overlap. The DS3 claims rest on generated
-    images: ``generator`` is the per-class GANs' combined health verdict
-    (:func:`~cxr_keras.reproductions.verdicts.generator_verdict`; unless "healthy" they read
-    "inconclusive: the generator was ..."), ``recipe`` names their recipe in the claims, and
-    ``ds3_only`` leaves out the DS2 claim (for a second recipe's judgement).
+    ``generator``: the per-class GANs' combined health verdict, which the DS3 claims carry;
+    ``recipe`` names their recipe; ``ds3_only`` leaves out the DS2 claim.
     """
     kit = table.pivot(index="class", columns="dataset", values="kit_mean")
     totals = table[table["class"] == TOTAL].set_index("dataset")
