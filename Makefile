@@ -84,23 +84,23 @@ test-faults: setup
 # The Kermany notebook's kit-recipe GAN on the embedded phantoms (no download), trained until
 # its samples are recognisable phantoms with a healthy verdict: the demo profile, under 5 minutes.
 demo: setup fid-weights
-	$(PY) -m cxr_keras.pipeline run kermany --profile demo --data phantoms --out results/demo
+	$(PY) -m tools.pipeline run kermany --profile demo --data phantoms --out results/demo
 
 smoke: setup
-	$(PY) -m cxr_keras.pipeline run all --profile smoke --eager $(RUN_OPTIONS)
+	$(PY) -m tools.pipeline run all --profile smoke --eager $(RUN_OPTIONS)
 
 # Every paper's notebook in order (tour, kermany, salehinejad, ng-gubbi, davoodi).
 reproduce-all: setup fid-weights
-	$(PY) -m cxr_keras.pipeline run all --profile $(PROFILE) $(RUN_OPTIONS)
+	$(PY) -m tools.pipeline run all --profile $(PROFILE) $(RUN_OPTIONS)
 
 reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi reproduce-pneumoniamnist: setup fid-weights
-	$(PY) -m cxr_keras.pipeline run $(@:reproduce-%=%) --profile $(PROFILE) $(RUN_OPTIONS)
+	$(PY) -m tools.pipeline run $(@:reproduce-%=%) --profile $(PROFILE) $(RUN_OPTIONS)
 
 benchmark: setup
 	$(PY) benchmarks/gan_step.py
 
 lint: setup
-	$(PY) -m ruff check cxr_keras tests benchmarks
+	$(PY) -m ruff check cxr_keras tools tests benchmarks
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache build *.egg-info results/demo results/*/smoke

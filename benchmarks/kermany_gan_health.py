@@ -39,7 +39,6 @@ import pandas as pd
 from candidates import parse_candidates
 
 from cxr_keras.paths import shared_data_root
-from cxr_keras.pipeline.parameters import load_profile
 from cxr_keras.reproductions import kora_venu as paper
 from cxr_keras.reproductions.gan_health import (
     feature_classifier,
@@ -50,6 +49,7 @@ from cxr_keras.reproductions.kora_venu_recipes import (
     recipe_health_samples,
     train_recipe,
 )
+from tools.pipeline.parameters import load_profile
 
 SHOWN = ("fid", "kid", "precision", "recall", "density", "coverage", "diversity")
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from cxr_keras.paths import shared_data_root
-from cxr_keras.pipeline.execution import EAGER_ENV
+from tools.pipeline.execution import EAGER_ENV
 
 
 @pytest.fixture(autouse=True)

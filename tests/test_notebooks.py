@@ -12,10 +12,10 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
-from cxr_keras import pipeline
 from cxr_keras.metrics.inception import default_weights_path
 from cxr_keras.metrics.verdict import VERDICTS
 from cxr_keras.paths import shared_data_root
+from tools import pipeline
 
 pytestmark = pytest.mark.notebook
 

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
-from cxr_keras import pipeline
-from cxr_keras.pipeline import PipelineError, execution
-from cxr_keras.pipeline import record as run_records
+from tools import pipeline
+from tools.pipeline import PipelineError, execution
+from tools.pipeline import record as run_records
 
 
 def _parameters_notebook(path, parameters_source):
@@ -128,13 +128,13 @@ def test_a_stale_lock_is_taken_over_and_said_so(tmp_path, caplog):
     results = tmp_path / "kermany" / "smoke"
     results.parent.mkdir(parents=True)
     pipeline.lock_path(results).write_text(json.dumps({"pid": 4242, "host": "h", "command": "c"}))
-    with caplog.at_level("INFO", logger="cxr_keras.pipeline"), pipeline.results_lock(results):
+    with caplog.at_level("INFO", logger="tools.pipeline"), pipeline.results_lock(results):
         pass
     assert "taking over the stale lock" in caplog.text and "pid 4242 on h" in caplog.text
 
 
 def test_an_attempt_left_running_is_read_back_as_killed(tmp_path):
-    from cxr_keras.pipeline import record
+    from tools.pipeline import record
 
     attempt = record.start_attempt(1, "c" * 40, started_utc="2026-01-01T00:00:00+00:00")
     record.write_attempts(tmp_path, [attempt])
@@ -420,7 +420,7 @@ def test_make_reproduce_targets_call_the_runner_with_profile_data_and_params(pap
          "DATA=/data/x", "PARAMS=-p seed=1"],
         cwd=pipeline.REPO_ROOT, capture_output=True, text=True, check=True,
     ).stdout
-    assert (f"-m cxr_keras.pipeline run {paper} --profile smoke --data /data/x -p seed=1"
+    assert (f"-m tools.pipeline run {paper} --profile smoke --data /data/x -p seed=1"
             in dry_run.splitlines()[-1])
 
 
@@ -457,7 +457,7 @@ def test_runs_with_other_parameters_park_unfinished_work_for_its_own_resume(fake
     with pytest.raises(KeyboardInterrupt):
         run({"seed": 1}, error=KeyboardInterrupt())
     stopped = _snapshot(paper_dir / "smoke.failed")
-    with caplog.at_level("INFO", logger="cxr_keras.pipeline"):
+    with caplog.at_level("INFO", logger="tools.pipeline"):
         run({"seed": 2})  # succeeds, with other parameters
     assert "kept the unfinished run" in caplog.text and "seed: 1 -> 2" in caplog.text
     parked = next((paper_dir / ".smoke.unfinished").iterdir())
@@ -475,7 +475,7 @@ def test_unfinished_work_without_or_with_a_broken_parameter_stamp_is_named(fake_
     run, paper_dir = fake_run
     staging = paper_dir / ".smoke.partial"
     staging.mkdir(parents=True)  # a runner killed before it stamped the folder
-    with caplog.at_level("INFO", logger="cxr_keras.pipeline"):
+    with caplog.at_level("INFO", logger="tools.pipeline"):
         run()
     assert f"removing {staging}: it holds no .parameters.json" in caplog.text
     staging.mkdir()

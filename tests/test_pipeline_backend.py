@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from cxr_keras import pipeline
-from cxr_keras.pipeline import execution
+from tools import pipeline
+from tools.pipeline import execution
 
 
 def test_backend_defaults_to_tensorflow_and_follows_keras_backend(monkeypatch):
@@ -47,4 +47,4 @@ def test_make_backend_variable_reaches_the_runner():
         ["make", "-n", "--no-print-directory", "reproduce-davoodi", "PROFILE=smoke",
          "BACKEND=jax"], cwd=pipeline.REPO_ROOT, capture_output=True, text=True, check=True,
     ).stdout
-    assert "-m cxr_keras.pipeline run davoodi --profile smoke --backend jax" in dry_run
+    assert "-m tools.pipeline run davoodi --profile smoke --backend jax" in dry_run

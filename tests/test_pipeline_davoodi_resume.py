@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from cxr_keras.metrics.inception import default_weights_path
-from cxr_keras.pipeline import REPO_ROOT
+from tools.pipeline import REPO_ROOT
 
 pytestmark = pytest.mark.faults
 
@@ -28,7 +28,7 @@ TIMING_COLUMNS = ["seconds"]  # per-epoch wall time in the GAN histories
 
 
 def _start(out: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "cxr_keras.pipeline", "run", "davoodi", "--profile", "smoke",
+    command = [sys.executable, "-m", "tools.pipeline", "run", "davoodi", "--profile", "smoke",
                "--eager", "--out", str(out), *PARAMETERS]
     return subprocess.Popen(command, cwd=REPO_ROOT, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
-from cxr_keras.pipeline import REPO_ROOT, execution, lock_path
+from tools.pipeline import REPO_ROOT, execution, lock_path
 
 pytestmark = pytest.mark.faults
 
@@ -73,7 +73,7 @@ def runner(tmp_path):
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     (profiles / "kermany.yaml").write_text(yaml.safe_dump({"smoke": {"value": 2}}))
-    command = [sys.executable, "-m", "cxr_keras.pipeline", "run", "kermany", "--profile",
+    command = [sys.executable, "-m", "tools.pipeline", "run", "kermany", "--profile",
                "smoke", "--out", str(tmp_path / "results"), "--notebooks-dir", str(notebooks),
                "--profiles-dir", str(profiles)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -158,7 +158,7 @@ def test_a_second_run_into_the_same_folder_is_refused_at_once(runner):
     began = time.monotonic()
     status, output = _finish(start())
     assert status == 2 and time.monotonic() - began < 15
-    assert f"in use by another run: pid {first.pid}" in output and "cxr_keras.pipeline" in output
+    assert f"in use by another run: pid {first.pid}" in output and "tools.pipeline" in output
     assert _finish(first)[0] == 0
     assert _outputs(paper_dir / "smoke") == _uninterrupted()
 
@@ -168,7 +168,7 @@ def test_a_stale_lock_of_a_dead_runner_is_taken_over(runner):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     stale = {"pid": int(dead.stdout), "host": "elsewhere", "started_utc": "2026-01-01T00:00:00",
-             "command": "python -m cxr_keras.pipeline run kermany"}
+             "command": "python -m tools.pipeline run kermany"}
     lock = lock_path(paper_dir / "smoke")
     lock.parent.mkdir(parents=True)
     lock.write_text(json.dumps(stale))
@@ -257,7 +257,7 @@ def test_a_failing_run_with_other_parameters_keeps_a_stopped_runs_work_for_its_r
     status, output = _finish(start("-p", "image_size=0"))  # fails in its last cell
     assert status == 1, output
     assert "kept the unfinished run" in output and "image_size: (unset) -> 0" in output
-    assert "to resume it, run: " in output and "cxr_keras.pipeline run kermany" in output
+    assert "to resume it, run: " in output and "tools.pipeline run kermany" in output
 
     status, output = _finish(start())
     assert status == 0, output

@@ -17,7 +17,7 @@ from test_pipeline_faults import _finish, _notebook
 
 from cxr_keras.data.folder import FolderDataset
 from cxr_keras.data.schema import DatasetError
-from cxr_keras.pipeline import REPO_ROOT
+from tools.pipeline import REPO_ROOT
 
 pytestmark = pytest.mark.faults
 
@@ -65,7 +65,7 @@ def test_the_runner_names_or_skips_a_file_name_that_is_not_utf8(tmp_path, image_
     nbformat.write(fixture, notebook)
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "kermany.yaml").write_text("smoke: {}\n")
-    command = [sys.executable, "-m", "cxr_keras.pipeline", "run", "kermany", "--out",
+    command = [sys.executable, "-m", "tools.pipeline", "run", "kermany", "--out",
                str(tmp_path / "results"), "--notebooks-dir", str(notebooks), "--profiles-dir",
                str(tmp_path / "profiles"), "--data", str(image_folder), "--on-error", on_error]
     status, output = _finish(subprocess.Popen(command, cwd=REPO_ROOT, text=True,

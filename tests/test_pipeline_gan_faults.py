@@ -20,7 +20,7 @@ import pytest
 import yaml
 from test_pipeline_faults import _finish, _notebook, _wait_for
 
-from cxr_keras.pipeline import REPO_ROOT
+from tools.pipeline import REPO_ROOT
 
 pytestmark = pytest.mark.faults
 
@@ -65,7 +65,7 @@ def gan_runner(tmp_path):
     (profiles / "kermany.yaml").write_text(yaml.safe_dump({"smoke": {"epochs": 4}}))
 
     def start(out: str) -> subprocess.Popen:
-        command = [sys.executable, "-m", "cxr_keras.pipeline", "run", "kermany", "--profile",
+        command = [sys.executable, "-m", "tools.pipeline", "run", "kermany", "--profile",
                    "smoke", "--out", str(tmp_path / out), "--notebooks-dir", str(notebooks),
                    "--profiles-dir", str(profiles)]
         return subprocess.Popen(command, cwd=REPO_ROOT, text=True, stdout=subprocess.PIPE,

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from cxr_keras import pipeline
 from cxr_keras.fingerprint import write_stamp
 from cxr_keras.io import DamagedFileError, read_back_csv
-from cxr_keras.pipeline import PipelineError, staging
+from tools import pipeline
+from tools.pipeline import PipelineError, staging
 
 pytestmark = pytest.mark.faults
 

@@ -34,7 +34,7 @@ else
 fi
 stage2=$(date +%s)
 set +e
-timeout "$PAPER_SECONDS" "$PYTHON" -m cxr_keras.pipeline run davoodi --profile "$profile" \
+timeout "$PAPER_SECONDS" "$PYTHON" -m tools.pipeline run davoodi --profile "$profile" \
     --data phantoms --backend jax --out "$OUT/runs" >"$OUT/davoodi_$profile.log" 2>&1
 code=$?
 set -e

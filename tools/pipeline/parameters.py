@@ -16,7 +16,8 @@ import yaml
 from cxr_keras.paths import REPO_ROOT
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
+# The notebooks' parameter sets ship with the student's package, not with the runner.
+PROFILES_DIR = REPO_ROOT / "cxr_keras" / "profiles"
 PROFILES = ("smoke", "demo", "cpu", "paper")
 FALLBACK_PROFILES = {"demo": "smoke"}  # a paper without a demo section runs its smoke one
 # Paper name -> notebook number; `all` runs them in this order.

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from cxr_keras.io import write_json
-from cxr_keras.pipeline.parameters import PHANTOMS, PipelineError
-from cxr_keras.pipeline.record import (
+from tools.pipeline.parameters import PHANTOMS, PipelineError
+from tools.pipeline.record import (
     previous_attempts,
     read_attempts,
     read_run_file,
@@ -32,7 +32,7 @@ from cxr_keras.pipeline.record import (
 
 PARAMETERS_STAMP = ".parameters.json"
 
-log = logging.getLogger("cxr_keras.pipeline")
+log = logging.getLogger("tools.pipeline")
 
 
 @dataclass(frozen=True)

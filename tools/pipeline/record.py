@@ -24,8 +24,8 @@ from typing import Any
 
 from cxr_keras.io import write_json
 from cxr_keras.paths import REPO_ROOT
-from cxr_keras.pipeline.execution import eager_functions, keras_backend
-from cxr_keras.pipeline.parameters import PipelineError
+from tools.pipeline.execution import eager_functions, keras_backend
+from tools.pipeline.parameters import PipelineError
 
 MANIFEST_NAME = "data_manifest.csv"
 ATTEMPTS_FILE = ".attempts.json"
@@ -185,7 +185,7 @@ def git_state(repo: Path = REPO_ROOT) -> dict[str, Any]:
 
 
 def command_line() -> str:
-    """How this process was started, e.g. ``python -m cxr_keras.pipeline run kermany ...``."""
+    """How this process was started, e.g. ``python -m tools.pipeline run kermany ...``."""
     return shlex.join(getattr(sys, "orig_argv", sys.argv))
 
 

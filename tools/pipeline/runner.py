@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from cxr_keras.io import write_json
-from cxr_keras.pipeline import execution, record, staging
-from cxr_keras.pipeline.lock import results_lock
-from cxr_keras.pipeline.parameters import (
+from tools.pipeline import execution, record, staging
+from tools.pipeline.lock import results_lock
+from tools.pipeline.parameters import (
     NOTEBOOKS_DIR,
     PAPERS,
     PipelineError,
@@ -21,7 +21,7 @@ from cxr_keras.pipeline.parameters import (
     find_notebook,
 )
 
-log = logging.getLogger("cxr_keras.pipeline")
+log = logging.getLogger("tools.pipeline")
 
 
 class NotebookFailed(RuntimeError):
@@ -40,7 +40,7 @@ def run_paper(
 
     Holds the results folder's lock throughout. Continues an unfinished run with the same
     ``parameters`` (killed, stopped or failed) where it stopped, and parks unfinished runs with
-    other parameters for their own resume (see :mod:`~cxr_keras.pipeline.staging`); with
+    other parameters for their own resume (see :mod:`~tools.pipeline.staging`); with
     ``refresh``, starts from a copy of the last good results (which must have been made with
     the same ``parameters``).
 

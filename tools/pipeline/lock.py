@@ -17,10 +17,10 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from cxr_keras.pipeline.parameters import PipelineError
-from cxr_keras.pipeline.record import command_line, utc_now
+from tools.pipeline.parameters import PipelineError
+from tools.pipeline.record import command_line, utc_now
 
-log = logging.getLogger("cxr_keras.pipeline")
+log = logging.getLogger("tools.pipeline")
 
 
 class ResultsFolderBusy(PipelineError):

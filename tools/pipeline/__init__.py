@@ -2,11 +2,13 @@
 
 Usage::
 
-    python -m cxr_keras.pipeline run kermany --profile smoke
-    python -m cxr_keras.pipeline run all --profile cpu --data /path/to/data -p seed=1
-    python -m cxr_keras.pipeline run kermany --profile cpu -p gan_learning_rate=2e-4
-    python -m cxr_keras.pipeline run kermany --profile cpu --refresh
-    python -m cxr_keras.pipeline list
+    python -m tools.pipeline run kermany --profile smoke
+    python -m tools.pipeline run all --profile cpu --data /path/to/data -p seed=1
+    python -m tools.pipeline run kermany --profile cpu -p gan_learning_rate=2e-4
+    python -m tools.pipeline run kermany --profile cpu --refresh
+    python -m tools.pipeline list
+
+From the repository root: ``tools`` is the lab's side and is not installed with ``cxr_keras``.
 
 Parameters are merged, later winning: the notebook's own defaults < the profile in
 ``cxr_keras/profiles/<paper>.yaml`` < ``--params-file`` < ``-p key=value``. Values are YAML
@@ -43,10 +45,10 @@ Modules: ``parameters`` (papers, profiles, checks), ``staging`` (folders), ``loc
 """
 
 from cxr_keras.paths import REPO_ROOT
-from cxr_keras.pipeline.cli import build_parser, main
-from cxr_keras.pipeline.execution import KERNEL_NAME, RunInterrupted
-from cxr_keras.pipeline.lock import ResultsFolderBusy, lock_path, results_lock
-from cxr_keras.pipeline.parameters import (
+from tools.pipeline.cli import build_parser, main
+from tools.pipeline.execution import KERNEL_NAME, RunInterrupted
+from tools.pipeline.lock import ResultsFolderBusy, lock_path, results_lock
+from tools.pipeline.parameters import (
     DATA_SOURCES,
     NOTEBOOKS_DIR,
     PAPERS,
@@ -63,7 +65,7 @@ from cxr_keras.pipeline.parameters import (
     parse_overrides,
     parse_yaml,
 )
-from cxr_keras.pipeline.record import (
+from tools.pipeline.record import (
     ATTEMPTS_FILE,
     MANIFEST_NAME,
     VERSIONED_PACKAGES,
@@ -72,8 +74,8 @@ from cxr_keras.pipeline.record import (
     package_versions,
     run_record,
 )
-from cxr_keras.pipeline.runner import NotebookFailed, run_paper
-from cxr_keras.pipeline.staging import PARAMETERS_STAMP
+from tools.pipeline.runner import NotebookFailed, run_paper
+from tools.pipeline.staging import PARAMETERS_STAMP
 
 __all__ = [
     "ATTEMPTS_FILE", "DATA_SOURCES", "KERNEL_NAME", "MANIFEST_NAME", "NOTEBOOKS_DIR", "PAPERS",

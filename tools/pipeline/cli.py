@@ -1,4 +1,4 @@
-"""The command line: ``python -m cxr_keras.pipeline run|list``."""
+"""The command line: ``python -m tools.pipeline run|list``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cxr_keras.pipeline.execution import BACKENDS, EAGER_ENV, RunInterrupted, keras_backend
-from cxr_keras.pipeline.parameters import (
+from tools.pipeline.execution import BACKENDS, EAGER_ENV, RunInterrupted, keras_backend
+from tools.pipeline.parameters import (
     NOTEBOOKS_DIR,
     ON_ERROR_CHOICES,
     PAPERS,
@@ -27,7 +27,7 @@ from cxr_keras.pipeline.parameters import (
     read_yaml_mapping,
     set_on_error,
 )
-from cxr_keras.pipeline.runner import NotebookFailed, resume_hint, run_paper
+from tools.pipeline.runner import NotebookFailed, resume_hint, run_paper
 
 # Exit statuses: a notebook failed, bad input, and 128 + the signal that stopped the run.
 FAILED, BAD_INPUT = 1, 2
@@ -35,7 +35,7 @@ FAILED, BAD_INPUT = 1, 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m cxr_keras.pipeline",
+        prog="python -m tools.pipeline",
         description="Run a paper's notebook with papermill under a parameter profile.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
