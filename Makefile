@@ -109,4 +109,4 @@ clean:
 # One page with the kit's answers from the committed runs: results/index.html and results/README.md.
 .PHONY: report
 report: setup
-	$(PY) -m cxr_keras.report --results results
+	$(PY) -m tools.report --results results

@@ -11,7 +11,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from PIL import Image
 
-from cxr_keras import report
+from tools import report
 
 
 def _results(tmp_path):

@@ -6,7 +6,7 @@ held and optionally verdict), ``caveats.csv`` (a caveats frame's numbers, or fac
 ``figures/`` and the executed notebook, rendered to HTML beside itself with nbconvert. A missing piece is said to be
 missing; a paper without runs says so.
 
-``python -m cxr_keras.report [--results results]``
+``python -m tools.report [--results results]``
 """
 
 from __future__ import annotations
