@@ -15,8 +15,8 @@ Dense layers, 2 FLOPs per MAC; a backward pass is counted as twice the forward p
 * G step: G and D forward + backward on B -> 3 B (G + D)  (D's weight gradient is not
   needed here, so this slightly overstates the work).
 
-``--sub-pixel`` also times every row with the generators' ``sub_pixel_upsampling=True``
-(:class:`cxr_keras.models.SubPixelConv2DTranspose`, same weights and images), alternating with
+``--sub-pixel`` also times every row with generators whose transposed convolutions are
+``sub_pixel.SubPixelConv2DTranspose`` (same weights and images), alternating with
 the plain step, and prints its img/s, %conv and speed relative to the plain step.
 ``--architectures`` limits the rows to some papers' networks.
 
@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import keras
 import numpy as np
 import tensorflow as tf
+from sub_pixel import with_sub_pixel_upsampling
 
 from cxr_keras.gan.training import GAN, ConditionalGAN
 from cxr_keras.models import GAN_ARCHITECTURES, build_gan_pair
@@ -142,13 +143,17 @@ SMALL_DATA_RECIPES = {
 }
 
 
-def gan_step_fn(name, image_size, batch, jit_compile, recipe=None, **build_options):
+def gan_step_fn(name, image_size, batch, jit_compile, recipe=None, sub_pixel=False,
+                **build_options):
     """A callable running one ``GAN.train_step`` on a fixed batch, and that step's FLOPs.
 
     ``recipe`` holds extra ``GAN.compile`` options (see :mod:`cxr_keras.gan.options`);
-    ``build_options`` go to :func:`cxr_keras.models.build_gan_pair`."""
+    ``build_options`` go to :func:`cxr_keras.models.build_gan_pair`; ``sub_pixel`` swaps the
+    generator's transposed convolutions for sub-pixel ones."""
     generator, discriminator = build_gan_pair(name, image_size, CHANNELS.get(name, 1),
                                               **build_options)
+    if sub_pixel:
+        generator = with_sub_pixel_upsampling(generator)
     latent = GAN_ARCHITECTURES[name].latent
     if name == "ng_gubbi_cgan":
         gan = ConditionalGAN(generator, discriminator, latent.dim, NUM_CLASSES,
@@ -239,7 +244,7 @@ def main(argv=None) -> None:
                         help="jit_compile of GAN.compile; 'auto' (default) is Keras' choice, "
                              "no XLA on a CPU-only machine, where XLA convolutions are slower")
     parser.add_argument("--sub-pixel", action="store_true",
-                        help="also time each row with sub_pixel_upsampling=True generators")
+                        help="also time each row with sub-pixel transposed convolutions")
     parser.add_argument("--architectures", type=lambda text: text.split(","), default=None,
                         help=f"comma-separated subset of {','.join(sorted(GAN_ARCHITECTURES))}")
     parser.add_argument("--small-data", action="store_true",
@@ -278,8 +283,7 @@ def main(argv=None) -> None:
         if not args.no_legacy:
             contenders["legacy"] = legacy_step_fn(name, size, batch)
         if args.sub_pixel:
-            contenders["sub_pixel"] = gan_step_fn(name, size, batch, jit,
-                                                  sub_pixel_upsampling=True)[0]
+            contenders["sub_pixel"] = gan_step_fn(name, size, batch, jit, sub_pixel=True)[0]
         seconds = median_step_times(contenders, steps)
         rate, peak = flops / seconds["gan"] / 1e9, probe_flops / seconds["conv"] / 1e9
         row = (f"{name:<14}{size:>5}{batch:>6}{flops / 1e9:>11.1f}{batch / seconds['gan']:>8.1f}"

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import keras
 import tensorflow as tf
 from gan_step import CHANNELS, conv_probe, gan_step_fn, layer_macs, median_step_times
+from sub_pixel import with_sub_pixel_upsampling
 
 from cxr_keras.models import GAN_ARCHITECTURES, TapSumConv2D, build_gan_pair
 from cxr_keras.models.layers import tap_block_shape, tap_block_shapes
@@ -72,16 +73,18 @@ def layer_step(layer, batch: int):
 
 def layer_table(architecture: str, image_size: int, batch: int, steps: int, sub_pixel: bool):
     """Rows (network, layer, kind, FLOPs, seconds), the step's seconds and FLOPs, the probe's GFLOP/s."""
-    options = {"sub_pixel_upsampling": True} if sub_pixel else {}
     generator, discriminator = build_gan_pair(architecture, image_size,
-                                              CHANNELS.get(architecture, 1), **options)
+                                              CHANNELS.get(architecture, 1))
+    if sub_pixel:
+        generator = with_sub_pixel_upsampling(generator)
     contenders, meta = {}, {}
     for role, model in (("generator", generator), ("discriminator", discriminator)):
         for layer in timed_layers(model):
             key = f"{role}/{layer.name}"
             contenders[key] = layer_step(layer, batch)
             meta[key] = (role, layer.name, type(layer).__name__, 6.0 * batch * layer_macs(layer))
-    contenders["step"], step_flops = gan_step_fn(architecture, image_size, batch, "auto", **options)
+    contenders["step"], step_flops = gan_step_fn(architecture, image_size, batch, "auto",
+                                                 sub_pixel=sub_pixel)
     probe, probe_flops = conv_probe(16, 64, 128)
     contenders["probe"] = probe
     seconds = median_step_times(contenders, steps)
@@ -159,7 +162,7 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=3, help="timed repeats of each contender")
     parser.add_argument("--sub-pixel", action="store_true",
-                        help="generators with sub_pixel_upsampling=True")
+                        help="generators with sub-pixel transposed convolutions")
     parser.add_argument("--tap-blocks", action="store_true",
                         help="only the generator's TapSumConv2D layers, once per block shape")
     args = parser.parse_args(argv)

@@ -24,7 +24,6 @@ from cxr_keras.models.davoodi import davoodi_discriminator, davoodi_generator
 from cxr_keras.models.kora_venu import kora_venu_discriminator, kora_venu_generator
 from cxr_keras.models.layers import (
     MinibatchStdDev,
-    SubPixelConv2DTranspose,
     TapSumConv2D,
     with_minibatch_std,
     with_spectral_norm,
@@ -77,10 +76,9 @@ def build_gan_pair(name: str, image_size: int | None = None, channels: int | Non
     convolutions and dense layers in ``keras.layers.SpectralNormalization`` (Miyato et al.,
     2018; off by default); ``minibatch_std=True`` puts a
     :class:`~cxr_keras.models.layers.MinibatchStdDev` channel before the discriminator's last
-    layer (Karras et al., 2018; Sequential discriminators only; off by default). Other keyword arguments go to the builder(s) that accept them, e.g.
-    ``variant="paper"`` (Kora Venu, both networks), ``latent_dim`` and
-    ``sub_pixel_upsampling`` (generator only), ``num_classes`` (``ng_gubbi_cgan``, both
-    networks).
+    layer (Karras et al., 2018; Sequential discriminators only; off by default). Other keyword
+    arguments go to the builder(s) that accept them, e.g. ``variant="paper"`` (Kora Venu, both
+    networks), ``latent_dim`` (generator only), ``num_classes`` (``ng_gubbi_cgan``, both).
     """
     if name not in GAN_ARCHITECTURES:
         raise KeyError(f"unknown GAN architecture {name!r}; choose from {sorted(GAN_ARCHITECTURES)}")
@@ -123,8 +121,7 @@ def match_input_channels(images, model: keras.Model) -> np.ndarray:
 
 
 __all__ = [
-    "GAN_ARCHITECTURES", "GanSpec", "LatentSpec", "MinibatchStdDev", "SubPixelConv2DTranspose",
-    "TapSumConv2D",
+    "GAN_ARCHITECTURES", "GanSpec", "LatentSpec", "MinibatchStdDev", "TapSumConv2D",
     "build_gan_pair",
     "davoodi_cnn", "davoodi_discriminator", "davoodi_generator", "kora_venu_cnn",
     "kora_venu_discriminator", "kora_venu_generator", "match_input_channels",

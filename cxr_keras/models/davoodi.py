@@ -25,7 +25,6 @@ from cxr_keras.models.layers import (
     check_image_size,
     dcgan_batch_norm,
     dcgan_initializer,
-    transposed_conv_layer,
 )
 
 LATENT_DIM = 100
@@ -38,14 +37,8 @@ DROPOUT = 0.3
 
 def davoodi_generator(
     latent_dim: int = LATENT_DIM, image_size: int = IMAGE_SIZE, channels: int = 1,
-    sub_pixel_upsampling: bool = False,
 ) -> keras.Model:
-    """z -> bias-free Dense to 4x4x512 + BN + ReLU -> ConvT 256/128/64 (BN, ReLU) -> tanh.
-
-    ``sub_pixel_upsampling=True`` computes the stride-2 transposed convolutions with
-    :class:`~cxr_keras.models.layers.SubPixelConv2DTranspose` (same weights, same images).
-    """
-    transposed_conv = transposed_conv_layer(sub_pixel_upsampling)
+    """z -> bias-free Dense to 4x4x512 + BN + ReLU -> ConvT 256/128/64 (BN, ReLU) -> tanh."""
     start = check_image_size(image_size, 16, "davoodi_generator") // 16
     init = dcgan_initializer
     model = keras.Sequential(name="davoodi_generator")
@@ -55,12 +48,12 @@ def davoodi_generator(
     model.add(dcgan_batch_norm())
     model.add(layers.ReLU())
     for filters in (256, 128, 64):
-        model.add(transposed_conv(filters, 4, strides=2, padding="same", use_bias=False,
-                                  kernel_initializer=init()))
+        model.add(layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False,
+                                         kernel_initializer=init()))
         model.add(dcgan_batch_norm())
         model.add(layers.ReLU())
-    model.add(transposed_conv(channels, 4, strides=2, padding="same", use_bias=False,
-                              activation="tanh", kernel_initializer=init(), name="image"))
+    model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
+                                     activation="tanh", kernel_initializer=init(), name="image"))
     return model
 
 

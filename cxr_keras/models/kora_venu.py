@@ -23,7 +23,6 @@ from cxr_keras.models.layers import (
     LEAKY_SLOPE,
     check_image_size,
     dcgan_batch_norm,
-    transposed_conv_layer,
 )
 
 LATENT_DIM = 100
@@ -44,14 +43,9 @@ def _check_variant(variant: str) -> str:
 
 def kora_venu_generator(
     variant: str = "code", latent_dim: int = LATENT_DIM, image_size: int = IMAGE_SIZE,
-    channels: int = 3, sub_pixel_upsampling: bool = False,
+    channels: int = 3,
 ) -> keras.Model:
-    """z -> (image_size/16)^2 x 1024 -> four stride-2 transposed convs -> tanh image.
-
-    ``sub_pixel_upsampling=True`` computes the stride-2 transposed convolutions with
-    :class:`~cxr_keras.models.layers.SubPixelConv2DTranspose` (same weights, same images).
-    """
-    transposed_conv = transposed_conv_layer(sub_pixel_upsampling)
+    """z -> (image_size/16)^2 x 1024 -> four stride-2 transposed convs -> tanh image."""
     _check_variant(variant)
     start = check_image_size(image_size, 16, "kora_venu_generator") // 16
     paper = variant == "paper"
@@ -65,7 +59,7 @@ def kora_venu_generator(
             model.add(layers.ReLU())
         else:
             model.add(layers.LeakyReLU(LEAKY_SLOPE))
-        model.add(transposed_conv(filters, 4, strides=2, padding="same", use_bias=not paper))
+        model.add(layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=not paper))
     if paper:
         model.add(dcgan_batch_norm())
         model.add(layers.ReLU())

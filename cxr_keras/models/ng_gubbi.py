@@ -16,8 +16,7 @@ followed by a LeakyReLU, as in that Keras style; the paper does not print either
 
 The 16x16 output convolution is a :class:`~cxr_keras.models.layers.TapSumConv2D` (same
 weights and outputs as ``Conv2D``, several times faster on CPU; ``fast_output_conv=False``:
-a plain ``Conv2D``); ``sub_pixel_upsampling=True`` uses
-:class:`~cxr_keras.models.layers.SubPixelConv2DTranspose` for the transposed convolutions.
+a plain ``Conv2D``).
 
 Sizes: G starts at ``image_size / 16`` and D always has four stride-2 convolutions, so any
 multiple of 16 keeps the paper's layer count.
@@ -32,7 +31,6 @@ from cxr_keras.models.layers import (
     LEAKY_SLOPE,
     TapSumConv2D,
     check_image_size,
-    transposed_conv_layer,
 )
 
 LATENT_DIM = 100
@@ -46,13 +44,11 @@ OUTPUT_KERNEL = 16
 DROPOUT = 0.4
 
 
-def _upsample_to_image(feature_map, channels: int, fast_output_conv: bool,
-                       sub_pixel_upsampling: bool):
+def _upsample_to_image(feature_map, channels: int, fast_output_conv: bool):
     """Four Conv2DTranspose(128, 4x4, s2) + LeakyReLU, then the 16x16 tanh convolution."""
-    transposed_conv = transposed_conv_layer(sub_pixel_upsampling)
     x = feature_map
     for index in range(4):
-        x = transposed_conv(FILTERS, 4, strides=2, padding="same", name=f"up_{index}")(x)
+        x = layers.Conv2DTranspose(FILTERS, 4, strides=2, padding="same", name=f"up_{index}")(x)
         x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     conv = TapSumConv2D if fast_output_conv else layers.Conv2D
     return conv(channels, OUTPUT_KERNEL, padding="same", activation="tanh", name="image")(x)
@@ -86,13 +82,12 @@ def _label_map(label, num_classes: int, height: int, channels: int, name: str):
 
 def ng_gubbi_generator(
     latent_dim: int = LATENT_DIM, image_size: int = IMAGE_SIZE, channels: int = 1,
-    fast_output_conv: bool = True, sub_pixel_upsampling: bool = False,
+    fast_output_conv: bool = True,
 ) -> keras.Model:
     """z -> 8x8x64 (at 128) -> four ConvT(128) -> Conv2D(channels, 16x16) + tanh."""
     start = check_image_size(image_size, 16, "ng_gubbi_generator") // 16
     z = keras.Input((latent_dim,), name="z")
-    image = _upsample_to_image(_noise_map(z, start), channels, fast_output_conv,
-                               sub_pixel_upsampling)
+    image = _upsample_to_image(_noise_map(z, start), channels, fast_output_conv)
     return keras.Model(z, image, name="ng_gubbi_generator")
 
 
@@ -105,7 +100,7 @@ def ng_gubbi_discriminator(image_size: int = IMAGE_SIZE, channels: int = 1) -> k
 
 def ng_gubbi_conditional_generator(
     num_classes: int = NUM_CLASSES, latent_dim: int = LATENT_DIM, image_size: int = IMAGE_SIZE,
-    channels: int = 1, fast_output_conv: bool = True, sub_pixel_upsampling: bool = False,
+    channels: int = 1, fast_output_conv: bool = True,
 ) -> keras.Model:
     """``[z, label]`` -> noise map (64 ch) ++ label map (64 ch) -> G's upsampling stack."""
     start = check_image_size(image_size, 16, "ng_gubbi_conditional_generator") // 16
@@ -113,7 +108,7 @@ def ng_gubbi_conditional_generator(
     label = keras.Input((1,), dtype="int32", name="label")
     label_map = _label_map(label, num_classes, start, NOISE_MAP_CHANNELS, "label_map")
     x = layers.Concatenate()([_noise_map(z, start), label_map])
-    image = _upsample_to_image(x, channels, fast_output_conv, sub_pixel_upsampling)
+    image = _upsample_to_image(x, channels, fast_output_conv)
     return keras.Model([z, label], image, name="ng_gubbi_conditional_generator")
 
 

@@ -21,7 +21,6 @@ from cxr_keras.models.layers import (
     dcgan_batch_norm,
     dcgan_initializer,
     power_of_two_steps,
-    transposed_conv_layer,
 )
 
 LATENT_DIM = 128
@@ -39,14 +38,8 @@ def _filter_schedule(steps: int) -> list[int]:
 
 def salehinejad_generator(
     latent_dim: int = LATENT_DIM, image_size: int = IMAGE_SIZE, channels: int = 1,
-    sub_pixel_upsampling: bool = False,
 ) -> keras.Model:
-    """z -> 4x4x1024 -> ``log2(image_size/4)`` stride-2 transposed convs -> tanh image.
-
-    ``sub_pixel_upsampling=True`` computes the stride-2 transposed convolutions with
-    :class:`~cxr_keras.models.layers.SubPixelConv2DTranspose` (same weights, same images).
-    """
-    transposed_conv = transposed_conv_layer(sub_pixel_upsampling)
+    """z -> 4x4x1024 -> ``log2(image_size/4)`` stride-2 transposed convs -> tanh image."""
     steps = power_of_two_steps(image_size, START_SIZE, "salehinejad_generator")
     model = keras.Sequential(name="salehinejad_generator")
     model.add(keras.Input((latent_dim,), name="z"))
@@ -56,13 +49,13 @@ def salehinejad_generator(
     model.add(dcgan_batch_norm())
     model.add(layers.ReLU())
     for filters in _filter_schedule(steps):
-        model.add(transposed_conv(filters, KERNEL_SIZE, strides=2, padding="same",
-                                  use_bias=False, kernel_initializer=dcgan_initializer()))
+        model.add(layers.Conv2DTranspose(filters, KERNEL_SIZE, strides=2, padding="same",
+                                         use_bias=False, kernel_initializer=dcgan_initializer()))
         model.add(dcgan_batch_norm())
         model.add(layers.ReLU())
-    model.add(transposed_conv(channels, KERNEL_SIZE, strides=2, padding="same",
-                              activation="tanh", kernel_initializer=dcgan_initializer(),
-                              name="image"))
+    model.add(layers.Conv2DTranspose(channels, KERNEL_SIZE, strides=2, padding="same",
+                                     activation="tanh", kernel_initializer=dcgan_initializer(),
+                                     name="image"))
     return model
 
 
