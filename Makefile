@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml
 fid-weights: $(FID_WEIGHTS)
 
 $(FID_WEIGHTS): | $(STAMP)
-	$(PY) -m cxr_keras.metrics.fid_weights --output $(FID_WEIGHTS)
+	$(PY) -m tools.fid_weights --output $(FID_WEIGHTS)
 
 # One pytest worker per core (pytest-xdist); `PYTEST_WORKERS=0 make test` runs in one process.
 PYTEST_WORKERS ?= auto

@@ -13,7 +13,6 @@ import keras
 import numpy as np
 import pytest
 
-from cxr_keras.metrics import fid_weights
 from cxr_keras.metrics.features import (
     BadFeatureCacheWarning,
     cache_key,
@@ -27,6 +26,7 @@ from cxr_keras.metrics.inception import (
     folded_conv_weights,
     load_fid_inception,
 )
+from tools import fid_weights
 
 GOLDEN = Path(__file__).parent / "fixtures" / "fid_inception_golden.npz"
 

