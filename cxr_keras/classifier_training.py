@@ -21,8 +21,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from cxr_keras.augment import check_method
-from cxr_keras.augment.array_ops import augment_array_batch
+from cxr_keras.augment import augment_images, check_method
 from cxr_keras.fingerprint import array_digest, check_stamp, write_stamp
 from cxr_keras.gan import EpochProgress, ShuffledBatches
 from cxr_keras.io import atomic_path, load_back_array, read_back_csv, write_csv
@@ -109,29 +108,10 @@ def make_optimizer(optimizer: str | Callable[[], keras.optimizers.Optimizer],
     return type(keras.optimizers.get(optimizer))(learning_rate=learning_rate)
 
 
-def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
-                     augmentation: str | None = None):
-    """An endless ``tf.data`` stream of shuffled, optionally augmented batches, reproducible
-    from ``seed`` (TensorFlow backend only: imports TensorFlow).
-
-    Endless so that ``fit(steps_per_epoch=ceil(n / batch_size))`` never runs out of data when
-    ``n`` is not a multiple of the batch size (batches then straddle epoch boundaries).
-    """
-    import tensorflow as tf
-
-    from cxr_keras.augment.tensorflow_ops import augment_dataset  # TF backend only
-
-    dataset = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int32)))
-    dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
-    if augmentation is not None:
-        dataset = augment_dataset(dataset, augmentation, seed)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
 class ClassifierBatches(ShuffledBatches):
     """Every image once an epoch in the seeded order of :class:`cxr_keras.gan.ShuffledBatches`
     (epoch ``e``: the permutation drawn from ``(seed, e)``), optionally augmented: the
-    classifier's stream on backends without ``tf.data`` (JAX, PyTorch).
+    classifier's stream on every backend.
 
     The ``i``-th image of the stream (counted over epochs) is augmented from ``(seed, i)``.
     With ``class_weight`` each batch also carries its labels' weights (Keras takes no
@@ -152,7 +132,7 @@ class ClassifierBatches(ShuffledBatches):
         images, labels = super().__getitem__(index)
         if self.augmentation is not None:
             first = self.epoch * len(self.images) + index * self.batch_size
-            images = augment_array_batch(images, self.augmentation, self.seed, first_index=first)
+            images = augment_images(images, self.augmentation, self.seed, first_index=first)
         return (images, labels) if self.weights is None else (images, labels, self.weights[labels])
 
 
@@ -205,13 +185,8 @@ def train_classifier(
     )
     bar = [] if progress is None or verbose else [
         EpochProgress(progress, monitor=("loss", "accuracy", "val_accuracy", BALANCED_ACCURACY))]
-    if keras.backend.backend() == "tensorflow":
-        stream = {"x": training_dataset(x, y, batch_size, seed, augmentation),
-                  "steps_per_epoch": steps_per_epoch, "class_weight": class_weight}
-    else:
-        stream = {"x": ClassifierBatches(x, y, batch_size, seed, augmentation, class_weight)}
     history = model.fit(
-        **stream,
+        ClassifierBatches(x, y, batch_size, seed, augmentation, class_weight),
         epochs=epochs,
         shuffle=False,  # the stream is already shuffled from `seed`
         validation_data=val,

@@ -1,45 +1,26 @@
 """Classic augmentations of Kora Venu & Ravula (2021) Table 1, GAN class balancing, and
 oversampling (real images repeated), its control.
 
-The names and strengths are in :mod:`cxr_keras.augment.methods`. Under the TensorFlow backend
-the augmentations are ``tf.image`` ops (:mod:`cxr_keras.augment.tensorflow_ops`, also a
-``tf.data`` map); under JAX and PyTorch, where TensorFlow may be absent, the same operations on
-numpy arrays (:mod:`cxr_keras.augment.array_ops`). Either way image ``i`` of a batch or stream
-is augmented from the seed ``(seed, i)``.
+The augmentations, their names and strengths are in :mod:`cxr_keras.augment.methods`: one
+``keras.ops`` form for every backend, image ``i`` of a batch or stream drawn from the seed
+``(seed, i)``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-import keras
 import numpy as np
 
-from cxr_keras.augment.array_ops import augment_array_batch
 from cxr_keras.augment.methods import (
     BRIGHTNESS_DELTA,
     CLIP_RANGE,
     CONTRAST_RANGE,
     CROP_MAX_ZOOM,
     METHODS,
+    augment_images,
     check_method,
 )
-
-
-def augment_images(images: np.ndarray, method: str, seed: int) -> np.ndarray:
-    """Augment a numpy batch (N, H, W, C) in [-1, 1]; image ``i`` uses seed ``(seed, i)``.
-
-    TensorFlow's ops under the TensorFlow backend, the numpy ones under the others.
-    """
-    check_method(method)
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4:
-        raise ValueError(f"expected images of shape (N, H, W, C), got {images.shape}")
-    if keras.backend.backend() != "tensorflow":
-        return augment_array_batch(images, method, seed)
-    from cxr_keras.augment.tensorflow_ops import augment_images_tf  # imports TensorFlow
-
-    return augment_images_tf(images, method, seed)
 
 
 def gan_balance(
