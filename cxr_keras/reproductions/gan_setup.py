@@ -10,6 +10,7 @@ and the discriminator's ``spectral_norm`` and ``minibatch_std``. The paper's rec
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 
 import keras
@@ -17,6 +18,15 @@ import keras
 from cxr_keras.gan import GAN, ConditionalGAN, split_recipe
 from cxr_keras.models import GAN_ARCHITECTURES, build_gan_pair
 from cxr_keras.seeding import seeded_build
+
+
+def recipe_batch_size(recipe: Mapping | None, batch_size: int) -> int:
+    """The recipe's own ``batch_size`` if it sets one (the notebooks' GAN batch size
+    otherwise): the one reading of that key, checked to be a positive integer."""
+    value = (recipe or {}).get("batch_size", batch_size)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"recipe batch_size must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def build_compiled_gan(architecture: str, image_size: int, channels: int = 1,

@@ -22,7 +22,7 @@ import pandas as pd
 from cxr_keras.fingerprint import array_digest
 from cxr_keras.gan import ShuffledBatches, train_gan
 from cxr_keras.metrics import GANSamples
-from cxr_keras.reproductions.gan_setup import build_compiled_gan
+from cxr_keras.reproductions.gan_setup import build_compiled_gan, recipe_batch_size
 
 PAPER_ARCHITECTURE = "kora_venu"
 
@@ -34,15 +34,6 @@ def recipe_channels(recipe: Mapping | None, channels: int) -> tuple[int, dict]:
     if channels not in (1, 3):
         raise ValueError(f"recipe channels must be 1 (grayscale) or 3, got {channels}")
     return channels, recipe
-
-
-def recipe_batch_size(recipe: Mapping | None, batch_size: int) -> int:
-    """The recipe's own ``batch_size`` if it sets one (more optimizer steps in the same epoch
-    budget), else ``batch_size``."""
-    value = (recipe or {}).get("batch_size", batch_size)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"recipe batch_size must be a positive integer, got {value!r}")
-    return value
 
 
 def with_channels(images: np.ndarray, channels: int) -> np.ndarray:

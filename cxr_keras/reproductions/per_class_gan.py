@@ -18,6 +18,7 @@ from cxr_keras.gan import EpochProgress, train_gan
 from cxr_keras.gan.batches import ShuffledBatches
 from cxr_keras.metrics.generative import knn_radii
 from cxr_keras.metrics.memorization import nearest_neighbours
+from cxr_keras.reproductions.gan_setup import recipe_batch_size
 
 FILTERS = ("none", "discriminator", "distance")
 
@@ -57,11 +58,10 @@ def train_per_class_gans(
     """
     recipe = dict(recipe or {})
     gan_recipe = {key: value for key, value in recipe.items() if key not in TRAINING_KEYS}
-    batch_size = int(recipe.get("batch_size", batch_size))
+    batch_size = recipe_batch_size(recipe, batch_size)
     min_updates = int(recipe.get("min_updates", 0))
-    if batch_size < 1 or min_updates < 0:
-        raise ValueError(f"recipe batch_size must be >= 1 and min_updates >= 0, got "
-                         f"{batch_size} and {min_updates}")
+    if min_updates < 0:
+        raise ValueError(f"recipe min_updates must be >= 0, got {min_updates}")
     gans, histories = {}, []
     for index, (name, class_images) in enumerate(images.items()):
         if len(class_images) == 0:
