@@ -353,6 +353,17 @@ def test_refresh_needs_previous_results_with_the_same_parameters(fake_run):
     assert sorted(p.name for p in paper_dir.iterdir()) == ["smoke"]
 
 
+def test_refresh_counts_a_parameter_the_run_left_unset_at_its_executed_notebook_default(fake_run):
+    run, _ = fake_run
+    results = run({"seed": 1})
+    # The executed copy shows the defaults of the notebook as it ran (epochs = 3 then); a
+    # profile that now pins epochs at 3 made the same run, one at 4 did not.
+    _parameters_notebook(results / _run_json(results)["notebook"], "seed = 0\nsize = 64\nepochs = 3")
+    assert run({"seed": 1, "epochs": 3}, refresh=True) == results
+    with pytest.raises(PipelineError, match="epochs: 3 -> 4"):
+        run({"seed": 1, "epochs": 4}, refresh=True)
+
+
 def test_a_failed_refresh_leaves_the_results_untouched_and_resumes_normally(fake_run):
     run, paper_dir = fake_run
     results = run()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cxr_keras.io import write_json
-from tools.pipeline.parameters import PHANTOMS, PipelineError
+from tools.pipeline.parameters import PHANTOMS, PipelineError, notebook_parameters
 from tools.pipeline.record import (
     previous_attempts,
     read_attempts,
@@ -113,8 +113,8 @@ def prepare_refresh(folders: RunFolders, parameters: dict[str, Any]) -> Path:
             f"--refresh"
         )
     previous = read_run_file(run_json, dict, "run without --refresh to start from scratch")
-    differences = parameter_differences(same_data_path(previous.get("parameters") or {}),
-                                        same_data_path(jsonable(parameters)))
+    before = {**defaults_of_run(final_dir, previous, parameters), **(previous.get("parameters") or {})}
+    differences = parameter_differences(same_data_path(before), same_data_path(jsonable(parameters)))
     if differences:
         raise PipelineError(
             f"cannot refresh {final_dir}: it was made with other parameters "
@@ -126,6 +126,21 @@ def prepare_refresh(folders: RunFolders, parameters: dict[str, Any]) -> Path:
     write_attempts(staging, previous_attempts(previous))
     write_json(staging / PARAMETERS_STAMP, parameters)
     return staging
+
+
+def defaults_of_run(final_dir: Path, record: dict[str, Any], names) -> dict[str, Any]:
+    """The defaults that a finished run's executed notebook shows for ``names``: a parameter
+    the run left unset took that default, so a profile that now sets it to the same value
+    still refreshes the run (a notebook's defaults may change after it ran)."""
+    executed = final_dir / str(record.get("notebook", ""))
+    if not record.get("notebook") or not executed.is_file():
+        return {}
+    try:
+        defaults = notebook_parameters(executed)
+    except PipelineError:  # no single parameters cell: nothing to read
+        return {}
+    return {name: jsonable(defaults[name]) for name in names
+            if name in defaults and defaults[name] is not Ellipsis}
 
 
 def park_other_runs(folders: RunFolders, parameters: dict[str, Any]) -> None:
