@@ -482,6 +482,18 @@ def test_runs_with_other_parameters_park_unfinished_work_for_its_own_resume(fake
     assert sorted(p.name for p in paper_dir.iterdir()) == ["smoke"]
 
 
+def test_a_parked_run_resumes_when_a_profile_now_pins_the_default_it_ran_with(fake_run):
+    run, paper_dir = fake_run
+    with pytest.raises(KeyboardInterrupt):
+        run({"seed": 1}, error=KeyboardInterrupt())
+    executed = next((paper_dir / "smoke.failed").glob("*.ipynb"))
+    _parameters_notebook(executed, "seed = 0\nsize = 64\nepochs = 3")  # the defaults it ran with
+    run({"seed": 2})  # parks it
+    results = run({"seed": 1, "epochs": 3})  # epochs pinned at the default of that run
+    assert (results / "checkpoint.txt").read_text() == "made by execution 1"
+    assert [a["outcome"] for a in _run_json(results)["attempts"]] == ["interrupted", "done"]
+
+
 def test_unfinished_work_without_or_with_a_broken_parameter_stamp_is_named(fake_run, caplog):
     run, paper_dir = fake_run
     staging = paper_dir / ".smoke.partial"

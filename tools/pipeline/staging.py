@@ -84,7 +84,8 @@ def prepare_staging(folders: RunFolders, parameters: dict[str, Any]) -> Path:
     if has_parameters(folders.staging, parameters):
         log.info("resuming the interrupted run in %s (same parameters)", folders.staging)
         return folders.staging
-    source = next((folder for folder in (folders.failed, folders.parked_run(parameters))
+    parked = sorted(folders.parked.iterdir()) if folders.parked.is_dir() else []
+    source = next((folder for folder in (folders.failed, folders.parked_run(parameters), *parked)
                    if has_parameters(folder, parameters)), None)
     if source is None:
         folders.staging.mkdir(parents=True)
@@ -113,7 +114,7 @@ def prepare_refresh(folders: RunFolders, parameters: dict[str, Any]) -> Path:
             f"--refresh"
         )
     previous = read_run_file(run_json, dict, "run without --refresh to start from scratch")
-    before = {**defaults_of_run(final_dir, previous, parameters), **(previous.get("parameters") or {})}
+    before = with_executed_defaults(final_dir, previous.get("parameters") or {}, parameters)
     differences = parameter_differences(same_data_path(before), same_data_path(jsonable(parameters)))
     if differences:
         raise PipelineError(
@@ -128,19 +129,22 @@ def prepare_refresh(folders: RunFolders, parameters: dict[str, Any]) -> Path:
     return staging
 
 
-def defaults_of_run(final_dir: Path, record: dict[str, Any], names) -> dict[str, Any]:
-    """The defaults that a finished run's executed notebook shows for ``names``: a parameter
-    the run left unset took that default, so a profile that now sets it to the same value
-    still refreshes the run (a notebook's defaults may change after it ran)."""
-    executed = final_dir / str(record.get("notebook", ""))
-    if not record.get("notebook") or not executed.is_file():
-        return {}
+def with_executed_defaults(folder: Path, stamped: dict[str, Any], names) -> dict[str, Any]:
+    """``stamped`` (a run's parameters) plus, for each of ``names`` it left unset, the default
+    that the run's executed notebook in ``folder`` shows: the run took that default, so a
+    profile that now sets it to the same value made the same run (a notebook's defaults may
+    change after it ran)."""
+    executed = sorted(folder.glob("*.ipynb"))
+    missing = [name for name in names if name not in stamped]
+    if len(executed) != 1 or not missing:
+        return dict(stamped)
     try:
-        defaults = notebook_parameters(executed)
+        defaults = notebook_parameters(executed[0])
     except PipelineError:  # no single parameters cell: nothing to read
-        return {}
-    return {name: jsonable(defaults[name]) for name in names
-            if name in defaults and defaults[name] is not Ellipsis}
+        return dict(stamped)
+    shown = {name: jsonable(defaults[name]) for name in missing
+             if name in defaults and defaults[name] is not Ellipsis}
+    return {**shown, **stamped}
 
 
 def park_other_runs(folders: RunFolders, parameters: dict[str, Any]) -> None:
@@ -177,8 +181,12 @@ def read_parameters(folder: Path) -> dict[str, Any] | None:
 
 
 def has_parameters(folder: Path, parameters: dict[str, Any]) -> bool:
-    """Whether ``folder`` is stamped as made with ``parameters``."""
-    return read_parameters(folder) == jsonable(parameters)
+    """Whether ``folder`` is stamped as made with ``parameters`` (a name the stamp lacks counts
+    at the default its executed notebook shows: :func:`with_executed_defaults`)."""
+    stamped = read_parameters(folder)
+    if stamped is None:
+        return False
+    return with_executed_defaults(folder, stamped, parameters) == jsonable(parameters)
 
 
 def same_data_path(parameters: dict[str, Any]) -> dict[str, Any]:
