@@ -31,8 +31,10 @@ def shared_data_root() -> Path | None:
 
 def display_path(path: str | os.PathLike) -> str:
     """``path`` as the kit's messages show it: relative to the working directory when inside
-    it (``results/kermany/...``, not the run machine's ``/work/...``), else as given."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    it or beside it (``results/kermany/...``, ``../shared/data/...``, not the run machine's
+    ``/work/...``), else as given."""
+    here, resolved = Path.cwd().resolve(), Path(path).resolve()
+    for base, prefix in ((here, ""), (here.parent, "../")):
+        if base != base.parent and resolved.is_relative_to(base):
+            return prefix + str(resolved.relative_to(base))
+    return str(path)

@@ -53,3 +53,5 @@ def test_paths_inside_the_working_directory_are_shown_relative(tmp_path, monkeyp
     assert display_path(tmp_path / "results" / "gan") == "results/gan"
     assert display_path("results/gan") == "results/gan"
     assert display_path("/elsewhere/gan") == "/elsewhere/gan"
+    # data beside the checkout (../shared/data) keeps the form the user typed
+    assert display_path(tmp_path.parent / "shared" / "data") == "../shared/data"

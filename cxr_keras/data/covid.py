@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from cxr_keras.data.base import CXRDataset, DatasetError
+from cxr_keras.paths import display_path
 
 COVID_FRONTAL_VIEWS = ("PA", "AP", "AP Supine")
 _REQUIRED = ["patientid", "finding", "view"]
@@ -66,7 +67,7 @@ class CovidChestXrayDataset(CXRDataset):
             example = f" (e.g. {self.missing[0]})" if self.missing else ""
             kept = int(exists.sum()) - self.duplicate_count
             warnings.warn(
-                f"{root / 'metadata.csv'}: of {len(paths)} row(s) (X-ray, requested views), "
+                f"{display_path(root / 'metadata.csv')}: of {len(paths)} row(s) (X-ray, requested views), "
                 f"dropped {len(self.missing)} whose image is missing{example} and "
                 f"{self.duplicate_count} repeating an image; {kept} kept"
             )

@@ -31,6 +31,7 @@ import pandas as pd
 from cxr_keras.data.base import ON_ERROR, CXRDataset, DatasetError, join_positive_classes
 from cxr_keras.data.images import is_image_file
 from cxr_keras.data.splits import patient_split
+from cxr_keras.paths import display_path
 
 SALEHINEJAD_CLASSES = ["Normal", "Cardiomegaly", "Effusion", "Edema", "Pneumothorax"]
 # "No Finding" plus the 6 most frequent single-label findings of the full Data_Entry file
@@ -103,7 +104,7 @@ class NIHChestXray14Dataset(CXRDataset):
         self.missing_count = int((~present).sum())
         if self.missing_count:
             warnings.warn(
-                f"{root}: {self.missing_count} of {len(entries)} label row(s) in "
+                f"{display_path(root)}: {self.missing_count} of {len(entries)} label row(s) in "
                 f"{label_file.name} have no image under the root (e.g. "
                 f"{entries['Image Index'][~present].iloc[0]}); dropped, "
                 f"{int(present.sum())} kept"
@@ -148,7 +149,7 @@ def _drop_unknown_findings(entries: pd.DataFrame, label_file: Path,
     if not bad.any():
         return entries, 0
     examples = sorted({name for names in unknown[bad] for name in names})[:5]
-    message = (f"{label_file}: {int(bad.sum())} of {len(entries)} row(s) name finding(s) "
+    message = (f"{display_path(label_file)}: {int(bad.sum())} of {len(entries)} row(s) name finding(s) "
                f"that ChestX-ray14 does not have, e.g. {examples} (in "
                f"{entries['Image Index'][bad].iloc[0]})")
     if on_unknown_label == "raise":
