@@ -29,11 +29,11 @@ def shared_data_root() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
-def display_path(path: str | os.PathLike) -> str:
-    """``path`` as the kit's messages show it: relative to the working directory when inside
-    it or beside it (``results/kermany/...``, ``../shared/data/...``, not the run machine's
-    ``/work/...``), else as given."""
-    here, resolved = Path.cwd().resolve(), Path(path).resolve()
+def display_path(path: str | os.PathLike, base: str | os.PathLike | None = None) -> str:
+    """``path`` as the kit's messages show it: relative to ``base`` (default: the working
+    directory) when inside it or beside it (``results/kermany/...``, ``../shared/data/...``,
+    not the run machine's ``/work/...``), else as given."""
+    here, resolved = Path(base or Path.cwd()).resolve(), Path(path).resolve()
     for base, prefix in ((here, ""), (here.parent, "../")):
         if base != base.parent and resolved.is_relative_to(base):
             return prefix + str(resolved.relative_to(base))

@@ -1,4 +1,5 @@
 import json
+import os
 import sys
 import time
 from datetime import datetime, timedelta
@@ -9,6 +10,7 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
+from cxr_keras.paths import REPO_ROOT
 from tools import pipeline
 from tools.pipeline import PipelineError, execution
 from tools.pipeline import record as run_records
@@ -310,15 +312,23 @@ def test_refresh_reruns_on_top_of_the_last_good_results(fake_run):
     assert sorted(p.name for p in paper_dir.iterdir()) == ["smoke"]
 
 
-def test_refresh_treats_relative_and_absolute_data_paths_alike(fake_run, tmp_path, monkeypatch):
+def test_refresh_treats_relative_and_absolute_data_paths_alike(fake_run, tmp_path):
     run, _ = fake_run
     (tmp_path / "data").mkdir()
     (tmp_path / "other").mkdir()
-    monkeypatch.chdir(tmp_path)
     results = run({"data": str(tmp_path / "data")})
-    assert run({"data": "data"}, refresh=True) == results
+    # a relative data path is relative to the repository root, where runs start
+    relative = os.path.relpath(tmp_path / "data", REPO_ROOT)
+    assert run({"data": relative}, refresh=True) == results
     with pytest.raises(PipelineError, match="data: "):
-        run({"data": "other"}, refresh=True)
+        run({"data": os.path.relpath(tmp_path / "other", REPO_ROOT)}, refresh=True)
+
+
+def test_data_and_out_dir_are_recorded_relative_to_the_repository(tmp_path):
+    assert pipeline.merge_parameters({}, data=str(REPO_ROOT / "results"))["data"] == "results"
+    beside = REPO_ROOT.parent / "shared" / "data"
+    assert pipeline.merge_parameters({}, data=str(beside))["data"] == "../shared/data"
+    assert pipeline.merge_parameters({}, data=str(tmp_path))["data"] == str(tmp_path.resolve())
 
 
 def test_refresh_of_a_run_json_without_attempts_counts_that_run(fake_run):

@@ -10,6 +10,7 @@ instead of into the notebook) and of progress widgets (text bars, see ``cxr_kera
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -22,8 +23,10 @@ from typing import IO, Any
 
 from jupyter_core.utils import run_sync
 
+from cxr_keras.io import write_text
 from cxr_keras.paths import REPO_ROOT
 from cxr_keras.progress import PLAIN_PROGRESS_ENV
+from tools.pipeline.parameters import portable_path
 
 KERNEL_NAME = "cxr-keras"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -132,6 +135,21 @@ def _execute_once(notebook, executed, parameters, log_file, on_kernel_start,
             raise
         finally:
             _shut_down(manager)
+            _portable_papermill_paths(Path(executed))
+
+
+def _portable_papermill_paths(executed: Path) -> None:
+    """Write the input and output paths papermill records in the executed notebook's metadata
+    relative to the repository (:func:`~tools.pipeline.parameters.portable_path`)."""
+    try:
+        notebook = json.loads(executed.read_text())
+        papermill_metadata = notebook["metadata"]["papermill"]
+    except (OSError, ValueError, KeyError):
+        return
+    for key in ("input_path", "output_path"):
+        if papermill_metadata.get(key):
+            papermill_metadata[key] = portable_path(papermill_metadata[key])
+    write_text(executed, json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
 
 
 def _shut_down(manager) -> None:

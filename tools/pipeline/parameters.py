@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from cxr_keras.paths import REPO_ROOT
+from cxr_keras.paths import REPO_ROOT, display_path
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 # The notebooks' parameter sets ship with the student's package, not with the runner.
@@ -118,15 +118,22 @@ def merge_parameters(
     overrides: dict[str, Any] | None = None,
     data: str | None = None,
 ) -> dict[str, Any]:
-    """Merge profile < params file < ``-p`` overrides < ``--data`` (made absolute, so the data
-    manifest and ``run.json`` name the same files however the path was spelled)."""
+    """Merge profile < params file < ``-p`` overrides < ``--data`` (one spelling however it was
+    typed: relative to the repository when inside or beside it, ``../shared/data``, else
+    absolute; the kernel runs in the repository root)."""
     parameters = dict(profile_params)
     if params_file is not None:
         parameters.update(read_yaml_mapping(Path(params_file)))
     parameters.update(overrides or {})
     if data is not None:
-        parameters["data"] = data if data == PHANTOMS else str(Path(data).resolve())
+        parameters["data"] = data if data == PHANTOMS else portable_path(data)
     return parameters
+
+
+def portable_path(path: str | os.PathLike) -> str:
+    """``path`` relative to the repository root when inside or beside it, else absolute: no
+    run machine's absolute path in parameters, ``run.json`` or executed notebooks."""
+    return display_path(Path(path).resolve(), base=REPO_ROOT)
 
 
 def check_data(paper: str, parameters: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from tools.pipeline.parameters import (
     PipelineError,
     check_data,
     find_notebook,
+    portable_path,
 )
 
 log = logging.getLogger("tools.pipeline")
@@ -70,7 +71,8 @@ def run_paper(
             log_path = work / attempt["log"]
             with open(log_path, "a", buffering=1) as log_file:
                 execution.execute_notebook(
-                    notebook, work / notebook.name, {**parameters, "out_dir": str(work)},
+                    notebook, work / notebook.name,
+                    {**parameters, "out_dir": portable_path(work)},
                     log_file, on_kernel_start=_recorder(work, attempts, attempt),
                 )
         except BaseException as error:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cxr_keras.io import write_json
+from cxr_keras.paths import REPO_ROOT
 from tools.pipeline.parameters import PHANTOMS, PipelineError, notebook_parameters
 from tools.pipeline.record import (
     previous_attempts,
@@ -190,11 +191,12 @@ def has_parameters(folder: Path, parameters: dict[str, Any]) -> bool:
 
 
 def same_data_path(parameters: dict[str, Any]) -> dict[str, Any]:
-    """``parameters`` with ``data`` as an absolute path, so ``../data`` and ``/abs/data`` match."""
+    """``parameters`` with ``data`` as an absolute path (a relative one is relative to the
+    repository root, where runs start), so ``../data`` and ``/abs/data`` match."""
     data = parameters.get("data")
     if not isinstance(data, str) or data == PHANTOMS:
         return parameters
-    return {**parameters, "data": str(Path(data).resolve())}
+    return {**parameters, "data": str((REPO_ROOT / data).resolve())}
 
 
 def parameter_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
