@@ -287,27 +287,6 @@ class ValidationBalancedAccuracy(keras.callbacks.Callback):
             logs[BALANCED_ACCURACY] = float(np.mean(recalls))
 
 
-def evaluate_classifier(
-    model: keras.Model,
-    x: np.ndarray,
-    y: np.ndarray,
-    class_names: Sequence[str],
-    patient_ids: Sequence | None = None,
-    n_boot: int = 200,
-    seed: int = 0,
-    batch_size: int = 64,
-) -> dict[str, Any]:
-    """Predict ``x`` and report: probabilities, predictions, metrics with CIs, confusion matrix.
-
-    The ``report`` frame is :func:`cxr_keras.metrics.classification.report_with_ci` (columns
-    class, metric, value, ci_low, ci_high); the bootstrap resamples patients when
-    ``patient_ids`` are given.
-    """
-    x, y = check_xy((x, y), "test")
-    probabilities = model.predict(x, batch_size=batch_size, verbose=0)
-    return evaluation(y, probabilities, class_names, patient_ids, n_boot, seed)
-
-
 def evaluation(y_true, probabilities, class_names, patient_ids=None, n_boot: int = 200,
                seed: int = 0) -> dict[str, Any]:
     """Probabilities, predictions, ``report_with_ci`` report and confusion matrix of predictions."""

@@ -1,15 +1,11 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from cxr_keras.metrics.classification import (
     bootstrap_ci,
-    calibration_error,
-    calibration_table,
     classification_report_frame,
     confusion_matrix_frame,
     report_with_ci,
-    summarize_runs,
 )
 
 BINARY_TRUE = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
@@ -145,32 +141,6 @@ def test_report_with_ci_brackets_the_estimates():
         rows["value"] <= rows["ci_high"] + 1e-12
     ).all()
     assert (rows["ci_high"] > rows["ci_low"]).all()
-
-
-def test_summarize_runs_gives_mean_and_std_per_metric():
-    runs = [
-        classification_report_frame(BINARY_TRUE, BINARY_PROB, ["n", "p"], threshold=t)
-        for t in (0.35, 0.5, 0.75)
-    ]
-    summary = summarize_runs(runs)
-    accuracy_row = summary[(summary["class"] == "all") & (summary["metric"] == "accuracy")].iloc[0]
-    values = [table(r).loc["all", "accuracy"] for r in runs]
-    assert accuracy_row["mean"] == pytest.approx(np.mean(values))
-    assert accuracy_row["std"] == pytest.approx(np.std(values, ddof=1))
-    assert accuracy_row["count"] == 3 and "±" in accuracy_row["mean_std"]
-    with pytest.raises(ValueError, match="lack columns"):
-        summarize_runs([pd.DataFrame({"x": [1]})])
-
-
-def test_calibration_table_bins_and_rates():
-    y_true = np.array([0, 1, 1, 1, 0, 0])
-    y_prob = np.array([0.05, 0.15, 0.85, 0.95, 0.9, 0.1])
-    t = calibration_table(y_true, y_prob, n_bins=2)
-    assert t["count"].tolist() == [3, 3]
-    np.testing.assert_allclose(t["accuracy"], [1 / 3, 2 / 3])
-    np.testing.assert_allclose(t["confidence"], [0.1, 0.9])
-    assert t["bin_low"].tolist() == [0.0, 0.5]
-    assert calibration_error(t) == pytest.approx((3 * (1 / 3 - 0.1) + 3 * (0.9 - 2 / 3)) / 6)
 
 
 def test_undefined_rates_are_nan_not_zero():

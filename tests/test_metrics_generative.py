@@ -3,12 +3,8 @@ import os
 import numpy as np
 import pytest
 
-from cxr_keras.metrics.frechet import fid_from_features
 from cxr_keras.metrics.generative import (
     WholeSetSubsetWarning,
-    extrapolate_to_infinity,
-    fid_infinity,
-    fid_vs_sample_size,
     inception_score,
     inception_score_from_images,
     kernel_inception_distance,
@@ -140,29 +136,3 @@ def test_precision_recall_on_half_the_modes():
     scores = precision_recall(real, fake, k=3)
     assert scores["precision"] > 0.9
     assert scores["recall"] == pytest.approx(0.5, abs=0.08)
-
-
-def test_extrapolate_to_infinity_recovers_a_known_law():
-    sizes = np.array([100, 200, 400, 800, 1600])
-    a, b = extrapolate_to_infinity(sizes, 3.0 + 250.0 / sizes)
-    assert (a, b) == (pytest.approx(3.0), pytest.approx(250.0))
-
-
-def test_fid_infinity_removes_the_small_sample_bias():
-    dim = 16
-    real, fake = gaussian(20000, dim, seed=0), gaussian(20000, dim, shift=0.25, seed=1)
-    population = dim * 0.25**2
-    small = fid_from_features(real, fake[:200])
-    estimate = fid_infinity(real, fake, sizes=[200, 300, 500, 1000, 2000, 5000], n_repeats=10)
-    assert small - population > 0.2  # FID from 200 samples is strongly biased upwards
-    assert estimate == pytest.approx(population, abs=0.05)
-
-
-def test_fid_vs_sample_size_frame_and_validation():
-    frame = fid_vs_sample_size(
-        gaussian(200, 2), gaussian(100, 2, seed=1), sizes=[20, 50], n_repeats=2
-    )
-    assert list(frame.columns) == ["n", "repeat", "fid"] and len(frame) == 4
-    assert frame.groupby("n")["fid"].mean().loc[20] > frame.groupby("n")["fid"].mean().loc[50]
-    with pytest.raises(ValueError, match="between 2 and the 100 fake features"):
-        fid_vs_sample_size(gaussian(200, 2), gaussian(100, 2), sizes=[500])

@@ -1,13 +1,11 @@
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 from cxr_keras.metrics.memorization import (
     distance_blocks,
     memorization_audit,
     memorization_summary,
     nearest_neighbours,
-    plot_closest_pairs,
     real_to_real_distances,
 )
 from cxr_keras.paths import KERMANY_DIR, shared_data_root
@@ -94,19 +92,6 @@ def test_audit_validates_its_inputs():
     audit = memorization_audit(feats, feats)
     with pytest.raises(ValueError, match="no 'pixel_distance' column"):
         memorization_summary(audit, np.ones(3), space="pixel")
-
-
-def test_plot_closest_pairs_shows_k_pairs():
-    rng = np.random.default_rng(0)
-    train = rng.uniform(-1, 1, size=(100, 8, 8, 1))
-    generated = planted_sets(train)
-    audit = memorization_audit(generated.reshape(30, -1), train.reshape(100, -1))
-    fig = plot_closest_pairs(generated, train, audit, k=4)
-    assert isinstance(fig, Figure)
-    assert len(fig.axes) == 8
-    bottom_titles = {ax.get_title().split("\n")[0] for ax in fig.axes[4:]}
-    assert len(bottom_titles) == 4 and bottom_titles <= {f"train {i}" for i in COPIED}
-    assert all(len(ax.images) == 1 for ax in fig.axes)
 
 
 @pytest.mark.shared_data

@@ -8,7 +8,6 @@ from cxr_keras.metrics.plots import (
     plot_confusion_matrix,
     plot_gan_history,
     plot_image_grid,
-    plot_reliability_diagram,
     plot_roc_curves,
     plot_validation_curves,
 )
@@ -55,15 +54,6 @@ def test_confusion_matrix_rejects_bad_arguments():
         plot_confusion_matrix(np.eye(2), ["a", "b", "c"])
     with pytest.raises(ValueError, match="normalize must be one of"):
         plot_confusion_matrix(np.eye(2), ["a", "b"], normalize="rows")
-
-
-def test_reliability_diagram_draws_diagonal_and_model_with_ece():
-    y_true, probs = multiclass_predictions()
-    fig = plot_reliability_diagram(y_true, probs, n_bins=5, class_names=["a", "b", "c"])
-    ax = fig.axes[0]
-    assert len(ax.lines) == 2
-    assert "ECE" in ax.get_legend().get_texts()[1].get_text()
-    assert np.all((ax.lines[1].get_xdata() >= 0) & (ax.lines[1].get_xdata() <= 1))
 
 
 def test_gan_history_panels_follow_the_columns():

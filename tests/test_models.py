@@ -375,16 +375,3 @@ def test_a_recipe_sets_the_step_tricks_minibatch_std_and_d_learning_rate():
     assert float(gan.g_optimizer.learning_rate) == pytest.approx(3e-4)
     with pytest.raises(ValueError, match="label_smoothing must be in"):
         build_compiled_gan("davoodi", 16, recipe={"label_smoothing": 1.5})
-
-
-def test_match_input_channels_repeats_grayscale_only_for_three_channel_models():
-    from cxr_keras.models import match_input_channels
-
-    gray = np.random.default_rng(0).uniform(-1, 1, (2, 8, 8, 1)).astype("float32")
-    rgb_model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten()])
-    gray_model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten()])
-    converted = match_input_channels(gray, rgb_model)
-    assert converted.shape == (2, 8, 8, 3) and np.all(converted == gray)
-    assert match_input_channels(gray, gray_model) is gray
-    with pytest.raises(ValueError, match=r"takes 1 channel\(s\)"):
-        match_input_channels(converted, gray_model)

@@ -119,7 +119,7 @@ def test_dcnn_experiment_runs_every_dataset_and_reads_finished_runs_back(tmp_pat
               "out_dir": tmp_path, "runs": 1, "epochs": 2, "batch_size": 16, "patience": None,
               "n_boot": 20}
     result = sal.run_dcnn_experiment(x, y, synthetic, **kwargs)
-    assert set(result["runs"]["dataset"]) == set(sal.DATASETS)
+    assert set(result["runs"]["dataset"]) == {"DS1", "DS2", "DS3"}
     assert result["sizes"].set_index("class")["DS3"].tolist() == [32, 32, 32]
     assert result["sizes"].set_index("class")["DS2"].tolist() == [4, 4, 4]
     assert result["histories"].groupby(["dataset", "run"])["epoch"].max().eq(2).all()

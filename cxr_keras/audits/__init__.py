@@ -1,7 +1,7 @@
 """Audits of what the papers' numbers rest on: source shortcuts, patient leakage, baselines."""
 
 from cxr_keras.audits.leakage import overlap_summary, patient_disjoint_split, patient_overlap
-from cxr_keras.audits.mitigation import MITIGATIONS, histogram_match, lung_field_crop, mitigate
+from cxr_keras.audits.mitigation import histogram_match, lung_field_crop, mitigate
 from cxr_keras.audits.shortcut import (
     SHORTCUT_AUC,
     non_disease_views,
@@ -12,7 +12,6 @@ from cxr_keras.audits.shortcut import (
 )
 
 __all__ = [
-    "MITIGATIONS",
     "SHORTCUT_AUC",
     "histogram_match",
     "lung_field_crop",

@@ -13,27 +13,19 @@ from cxr_keras.data.images import decode_image, save_png, to_uint8
 from cxr_keras.data.splits import (
     check_no_patient_overlap,
     patient_split,
-    read_manifest,
-    write_manifest,
 )
 
 _LAZY = {
     "KermanyDataset": "kermany",
     "PneumoniaMNISTDataset": "pneumoniamnist",
     "NIHChestXray14Dataset": "nih",
-    "SALEHINEJAD_CLASSES": "nih",
-    "NG_GUBBI_CLASSES": "nih",
     "CovidChestXrayDataset": "covid",
     "FolderDataset": "folder",
     "DavoodiCovidDataset": "davoodi",
-    "DAVOODI_CLASSES": "davoodi",
     "PhantomDataset": "phantom_dataset",
 }
 
 __all__ = [
-    "DAVOODI_CLASSES",
-    "NG_GUBBI_CLASSES",
-    "SALEHINEJAD_CLASSES",
     "CXRDataset",
     "CovidChestXrayDataset",
     "DatasetError",
@@ -46,10 +38,8 @@ __all__ = [
     "check_no_patient_overlap",
     "decode_image",
     "patient_split",
-    "read_manifest",
     "save_png",
     "to_uint8",
-    "write_manifest",
 ]
 
 

@@ -25,7 +25,6 @@ from cxr_keras.data.images import list_images
 from cxr_keras.data.splits import patient_split
 
 KERMANY_CLASSES = ["normal", "pneumonia"]
-KERMANY_SUBTYPES = ["normal", "bacteria", "virus"]
 _FOLDERS = {"NORMAL": "normal", "PNEUMONIA": "pneumonia"}
 _PERSON = re.compile(r"^(person\d+)_(bacteria|virus)(?:_\d+)+$", re.IGNORECASE)
 _IM = re.compile(r"^((?:NORMAL2-)?IM-\d+)(?:-\d+)+$", re.IGNORECASE)

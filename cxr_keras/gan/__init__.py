@@ -4,11 +4,8 @@ from cxr_keras.gan.backend import data_parallel
 from cxr_keras.gan.batches import ShuffledBatches
 from cxr_keras.gan.callbacks import (
     EpochProgress,
-    GANCheckpoint,
-    HistoryCSV,
     NonFiniteLossError,
     SampleGrid,
-    StopOnNonFinite,
 )
 from cxr_keras.gan.checkpoint import latest_checkpoint, restore_checkpoint, save_checkpoint
 from cxr_keras.gan.fit import train_gan
@@ -20,12 +17,9 @@ __all__ = [
     "GAN",
     "ConditionalGAN",
     "EpochProgress",
-    "GANCheckpoint",
-    "HistoryCSV",
     "NonFiniteLossError",
     "SampleGrid",
     "ShuffledBatches",
-    "StopOnNonFinite",
     "TrainingOptions",
     "data_parallel",
     "latent_vectors",

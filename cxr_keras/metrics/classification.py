@@ -5,8 +5,7 @@ class probabilities, or an (n,) array of the probability of class 1 for a binary
 ``class_names`` the C names in label order.
 
 Reports are tidy frames with columns ``class``, ``metric``, ``value`` (``class`` is
-``"all"`` for whole-test-set metrics), so runs over folds or seeds stack and summarize with
-:func:`summarize_runs`, and ``frame.pivot(index="class", columns="metric", values="value")``
+``"all"`` for whole-test-set metrics), so runs over folds or seeds stack, and ``frame.pivot(index="class", columns="metric", values="value")``
 gives a paper-style table.
 
 Per-class "accuracy" means two different things in the papers:
@@ -252,68 +251,6 @@ def report_with_ci(
     report["ci_low"] = np.nanpercentile(replicates, 100 * alpha / 2, axis=0)
     report["ci_high"] = np.nanpercentile(replicates, 100 * (1 - alpha / 2), axis=0)
     return report
-
-
-def calibration_table(
-    y_true, y_prob, n_bins: int = 10, class_names: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """Equal-width confidence bins (non-empty ones): count, mean confidence, observed accuracy.
-
-    Binary tasks use P(class 1) against the class-1 frequency; multi-class tasks the top-label
-    confidence against whether the top label is right.
-    """
-    y_prob = np.asarray(y_prob, dtype=np.float64)
-    if class_names is None:
-        class_names = [str(c) for c in range(2 if y_prob.ndim == 1 else y_prob.shape[-1])]
-    y_true, y_prob, _ = prepare_predictions(y_true, y_prob, class_names)
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be positive, got {n_bins}")
-    if y_prob.shape[1] == 2:
-        confidence, outcome = y_prob[:, 1], y_true == 1
-    else:
-        confidence, outcome = y_prob.max(axis=1), y_prob.argmax(axis=1) == y_true
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
-    table = pd.DataFrame({"bin": bins, "confidence": confidence, "accuracy": outcome.astype(float)})
-    table = (
-        table.groupby("bin")
-        .agg(
-            count=("accuracy", "size"),
-            confidence=("confidence", "mean"),
-            accuracy=("accuracy", "mean"),
-        )
-        .reset_index()
-    )
-    table.insert(1, "bin_low", edges[table["bin"]])
-    table.insert(2, "bin_high", edges[table["bin"] + 1])
-    return table
-
-
-def calibration_error(table: pd.DataFrame) -> float:
-    """Expected calibration error of a :func:`calibration_table`: count-weighted mean |gap|."""
-    gaps = (table["accuracy"] - table["confidence"]).abs()
-    return float((table["count"] * gaps).sum() / table["count"].sum())
-
-
-def summarize_runs(
-    frames: Sequence[pd.DataFrame], keys: Sequence[str] = ("class", "metric")
-) -> pd.DataFrame:
-    """Mean, std (ddof=1) and count of ``value`` over runs (folds or seeds), per ``keys``."""
-    if len(frames) == 0:
-        raise ValueError("no run frames to summarize")
-    stacked = pd.concat(frames, ignore_index=True)
-    missing = {*keys, "value"} - set(stacked.columns)
-    if missing:
-        raise ValueError(
-            f"run frames lack columns {sorted(missing)}; pass classification_report_frame outputs"
-        )
-    summary = (
-        stacked.groupby(list(keys), sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
-    )
-    summary["mean_std"] = [
-        f"{mean:.4f} ± {std:.4f}" for mean, std in zip(summary["mean"], summary["std"].fillna(0.0))
-    ]
-    return summary
 
 
 def _binary_auc(is_positive: np.ndarray, score: np.ndarray) -> float:

@@ -10,11 +10,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from scipy.special import rel_entr
 
 from cxr_keras.metrics.conversions import to_inception_input
-from cxr_keras.metrics.frechet import feature_statistics, frechet_distance, resolve_features
+from cxr_keras.metrics.frechet import resolve_features
 from cxr_keras.metrics.memorization import distance_blocks
 
 KERAS_INCEPTION_WEIGHTS = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
@@ -188,58 +187,3 @@ def precision_recall(
             real_features, fake_features, knn_radii(fake_features, k, batch_size), batch_size
         ),
     }
-
-
-# --- FID against sample size (Chong & Forsyth 2020) ------------------------------------------
-
-
-def fid_vs_sample_size(
-    real_feats, fake_feats, sizes, n_repeats: int = 3, seed: int = 0
-) -> pd.DataFrame:
-    """FID of ``n`` fake features drawn without replacement against all real features.
-
-    Returns a frame with columns ``n``, ``repeat``, ``fid``.
-    """
-    fake_feats = np.asarray(fake_feats, dtype=np.float64)
-    sizes = np.asarray(sizes, dtype=int)
-    if sizes.ndim != 1 or len(sizes) == 0 or sizes.min() < 2 or sizes.max() > len(fake_feats):
-        raise ValueError(
-            f"sizes must be sample counts between 2 and the {len(fake_feats)} fake features, "
-            f"got {sizes}"
-        )
-    mu_real, sigma_real = feature_statistics(real_feats)
-    rng = np.random.default_rng(seed)
-    rows = []
-    for n in sizes:
-        for repeat in range(n_repeats):
-            subset = fake_feats[rng.choice(len(fake_feats), n, replace=False)]
-            mu, sigma = feature_statistics(subset)
-            rows.append(
-                {
-                    "n": int(n),
-                    "repeat": repeat,
-                    "fid": frechet_distance(mu_real, sigma_real, mu, sigma),
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-def extrapolate_to_infinity(sizes, values) -> tuple[float, float]:
-    """Least-squares fit of values = a + b / n; returns (a, b), a being the n -> inf limit."""
-    sizes, values = np.asarray(sizes, dtype=np.float64), np.asarray(values, dtype=np.float64)
-    if sizes.shape != values.shape or len(np.unique(sizes)) < 2:
-        raise ValueError("need matching sizes and values with at least 2 distinct sizes")
-    b, a = np.polyfit(1.0 / sizes, values, deg=1)
-    return float(a), float(b)
-
-
-def fid_infinity(real_feats, fake_feats, sizes=None, n_repeats: int = 1, seed: int = 0) -> float:
-    """FID extrapolated to infinitely many fake samples (Chong & Forsyth's FID_inf).
-
-    By default 15 sizes evenly spaced from a fifth of the fake set to all of it are used.
-    """
-    if sizes is None:
-        n_fake = len(fake_feats)
-        sizes = np.unique(np.linspace(max(2, n_fake // 5), n_fake, 15).astype(int))
-    curve = fid_vs_sample_size(real_feats, fake_feats, sizes, n_repeats=n_repeats, seed=seed)
-    return extrapolate_to_infinity(curve["n"], curve["fid"])[0]

@@ -4,7 +4,7 @@ Each generated image is matched to its nearest training image, in Inception feat
 optionally in pixel space. The distances only mean something against a baseline: the distance
 from held-out real images to their nearest training image (:func:`real_to_real_distances`).
 A generated image closer to the training set than almost all held-out real images are is a
-memorization candidate; :func:`plot_closest_pairs` shows them for a human to judge.
+memorization candidate.
 """
 
 from __future__ import annotations
@@ -112,29 +112,6 @@ def memorization_summary(
         "fraction_below_threshold": float(flagged.mean()),
         "median_ratio": float(np.median(distances) / np.median(baseline)),
     }
-
-
-def plot_closest_pairs(generated, train, audit: pd.DataFrame, k: int = 8, space: str = "feature"):
-    """Figure with the ``k`` closest generated images (top) above their nearest training image."""
-    from cxr_keras.metrics.plots import new_figure, show_image  # matplotlib only when plotting
-
-    distance_column = _column(audit, space, "distance")
-    closest = audit.nsmallest(k, distance_column)
-    fig, axes = new_figure(2, len(closest), cell_size=1.8, squeeze=False)
-    for column, row in enumerate(closest.itertuples(index=False)):
-        row = row._asdict()
-        show_image(
-            axes[0, column],
-            generated[int(row["generated_index"])],
-            f"gen {int(row['generated_index'])}",
-        )
-        show_image(
-            axes[1, column],
-            train[int(row[f"{space}_nn_index"])],
-            f"train {int(row[f'{space}_nn_index'])}\nd={row[distance_column]:.3g}",
-        )
-    fig.suptitle(f"Closest generated / training pairs ({space} space)")
-    return fig
 
 
 def _column(audit: pd.DataFrame, space: str, kind: str) -> str:

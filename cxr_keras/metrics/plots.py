@@ -17,8 +17,6 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from cxr_keras.metrics.classification import (
     bootstrap_distribution,
-    calibration_error,
-    calibration_table,
     prepare_predictions,
 )
 from cxr_keras.metrics.conversions import to_uint8_range
@@ -145,29 +143,6 @@ def plot_confusion_matrix(cm, class_names: Sequence[str], normalize: str | None 
         ylabel="True",
         title="Confusion matrix" + (f" (normalized by {normalize})" if normalize else ""),
     )
-    return fig
-
-
-def plot_reliability_diagram(
-    y_true, y_prob, n_bins: int = 10, class_names: Sequence[str] | None = None
-):
-    """Observed accuracy against predicted confidence per bin, with the expected calibration error.
-
-    Binary tasks plot P(class 1); multi-class tasks the top-label confidence.
-    """
-    table = calibration_table(y_true, y_prob, n_bins=n_bins, class_names=class_names)
-    ece = calibration_error(table)
-    fig, ax = new_figure()
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect calibration")
-    ax.plot(table["confidence"], table["accuracy"], marker="o", label=f"model (ECE {ece:.3f})")
-    ax.set(
-        xlabel="Predicted probability",
-        ylabel="Observed frequency",
-        xlim=(0, 1),
-        ylim=(0, 1),
-        title="Reliability diagram",
-    )
-    ax.legend(loc="upper left", fontsize=8)
     return fig
 
 

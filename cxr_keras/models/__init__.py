@@ -15,9 +15,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import keras
-import numpy as np
 
-from cxr_keras.metrics.conversions import to_rgb
 from cxr_keras.models import davoodi, kora_venu, ng_gubbi, salehinejad
 from cxr_keras.models.classifiers import davoodi_cnn, kora_venu_cnn, salehinejad_dcnn
 from cxr_keras.models.davoodi import davoodi_discriminator, davoodi_generator
@@ -102,29 +100,11 @@ def build_gan_pair(name: str, image_size: int | None = None, channels: int | Non
     return generator, (with_spectral_norm(discriminator) if spectral_norm else discriminator)
 
 
-def match_input_channels(images, model: keras.Model) -> np.ndarray:
-    """``images`` (NHWC) with their one grayscale channel repeated when ``model`` takes 3.
-
-    For a classifier built for RGB input fed grayscale (or generated grayscale) images; the
-    Inception features do the same through :func:`cxr_keras.metrics.conversions.to_rgb`.
-    """
-    wanted = model.input_shape[-1]
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == wanted:
-        return images
-    if wanted != 3:
-        raise ValueError(
-            f"{model.name!r} takes {wanted} channel(s) but images have shape {images.shape}; "
-            "only 1 -> 3 channels is converted"
-        )
-    return to_rgb(images)
-
-
 __all__ = [
     "GAN_ARCHITECTURES", "GanSpec", "LatentSpec", "MinibatchStdDev", "TapSumConv2D",
     "build_gan_pair",
     "davoodi_cnn", "davoodi_discriminator", "davoodi_generator", "kora_venu_cnn",
-    "kora_venu_discriminator", "kora_venu_generator", "match_input_channels",
+    "kora_venu_discriminator", "kora_venu_generator",
     "ng_gubbi_conditional_discriminator",
     "ng_gubbi_conditional_generator", "ng_gubbi_discriminator", "ng_gubbi_generator",
     "salehinejad_dcnn", "salehinejad_discriminator", "salehinejad_generator",

@@ -21,7 +21,6 @@ from cxr_keras.augment import oversample
 from cxr_keras.classifier_training import train_or_load_classifier
 from cxr_keras.data import DavoodiCovidDataset, PhantomDataset
 from cxr_keras.metrics import (
-    classification_report_frame,
     extract_features,
     paired_difference,
     report_with_ci,
@@ -47,7 +46,6 @@ from cxr_keras.reproductions.verdicts import (
 TRAIN_SETS = ("classic", "synthetic", "oversample")
 TABLE_4_METRICS = ("accuracy", "sensitivity", "specificity", "f1")
 PAPER_CLASSES = ("covid", "normal", "pneumonia_bac", "pneumonia_vir")
-DAVOODI_NAMES = ("covid", "normal", "bacteria", "virus")  # the kit's class names, in order
 # Table 4 (a) classic and (b) synthetic-augmented train set, 4-fold CV, 300 epochs.
 PAPER_TABLE_4 = pd.DataFrame(
     [
@@ -166,18 +164,6 @@ def table_4(report: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFrame:
     table = pd.concat([per_class, total], ignore_index=True)
     table = table.sort_values(["class", "metric"], key=lambda s: s.map(order) if s.name == "class" else s)
     return table.reset_index(drop=True)
-
-
-def table_4_from_confusion(matrix, class_names: Sequence[str]) -> pd.DataFrame:
-    """Table 4 of a confusion matrix (rows true, columns predicted)."""
-    matrix = np.asarray(matrix, dtype=int)
-    if matrix.shape != (len(class_names), len(class_names)) or matrix.min() < 0:
-        raise ValueError(f"matrix must be a non-negative {len(class_names)}x{len(class_names)} count matrix")
-    true, predicted = np.nonzero(matrix)
-    counts = matrix[true, predicted]
-    y_true, y_pred = np.repeat(true, counts), np.repeat(predicted, counts)
-    return table_4(classification_report_frame(y_true, np.eye(len(class_names))[y_pred], class_names),
-                   class_names)
 
 
 def run_cross_validation(

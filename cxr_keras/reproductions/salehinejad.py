@@ -38,7 +38,6 @@ from cxr_keras.reproductions.gan_setup import build_compiled_gan
 from cxr_keras.reproductions.per_class_gan import distance_ratio, diversity_ratio, gan_updates
 from cxr_keras.reproductions.verdicts import caveat_rows, caveats_frame, claim_row, claims_frame
 
-DATASETS = ("DS1", "DS2", "DS3")
 PAPER_CLASSES = ("Cardiomegaly", "Normal", "Pleural Effusion", "Pulmonary Edema", "Pneumothorax")
 TOTAL = "Total"
 # Table 1 of the paper, accuracy in %; Pulmonary Edema under DS1 is blank in the paper.

@@ -141,11 +141,6 @@ def caveats_frame(*parts: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([row for part in parts for row in part], columns=CAVEAT_COLUMNS)
 
 
-def by_class_text(values, fmt=str) -> str:
-    """``"A 1, B 2"`` from per-class values (a Series or mapping), each formatted by ``fmt``."""
-    return ", ".join(f"{name} {fmt(value)}" for name, value in dict(values).items())
-
-
 def number(value: float) -> str:
     """A value as the tables print it: "-" when missing, whole numbers without decimals,
     else three significant digits."""
