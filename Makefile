@@ -11,7 +11,7 @@ BACKEND ?=
 RUN_OPTIONS = $(strip $(if $(DATA),--data $(DATA)) $(if $(BACKEND),--backend $(BACKEND)) $(PARAMS))
 FID_WEIGHTS := .cache/fid_inception_v3.weights.npz
 
-.PHONY: setup test-deps test test-fast test-phantoms test-faults test-jax test-torch demo lint clean fid-weights smoke benchmark \
+.PHONY: setup test-deps test test-all test-fast test-phantoms test-faults test-jax test-torch demo lint clean fid-weights smoke benchmark \
         reproduce-all reproduce-kermany reproduce-salehinejad reproduce-ng-gubbi reproduce-davoodi \
         reproduce-pneumoniamnist
 
@@ -47,11 +47,15 @@ PYTEST := $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
 test-deps: setup fid-weights
 	$(PY) -c "import jax" 2>/dev/null || $(PY) -m pip install --quiet -e '.[dev,jax]'
 
-# The whole suite on TensorFlow (one notebook smoke on JAX without TensorFlow among it), then
-# the backend-relevant unit tests on JAX. CI runs exactly this (.ci/run).
+# The suite on TensorFlow but the fault injection (one notebook smoke on JAX without
+# TensorFlow among it), then the backend-relevant unit tests on JAX: the check while you work.
 test: test-deps
-	$(PYTEST)
+	$(PYTEST) -m "not faults"
 	$(MAKE) --no-print-directory test-jax
+
+# Everything `make test` runs, then the fault-injection suite. CI runs exactly this (.ci/run).
+test-all: test
+	$(MAKE) --no-print-directory test-faults
 
 # The backend-relevant unit tests (GAN engine, checkpoints, resume, models, layer equalities,
 # metrics, classifier training) with KERAS_BACKEND=jax.
