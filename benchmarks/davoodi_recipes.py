@@ -41,14 +41,14 @@ from candidates import parse_candidates
 
 from cxr_keras.data import DavoodiCovidDataset
 from cxr_keras.data.davoodi import DAVOODI_TRAIN_COUNTS
-from cxr_keras.metrics import GANSamples
-from cxr_keras.paths import COVID_DIR, KERMANY_DIR, shared_data_root
-from cxr_keras.reproductions import davoodi, per_class_gan
-from cxr_keras.reproductions.gan_health import (
+from cxr_keras.health import (
+    GANSamples,
     feature_classifier,
     health_embedders,
     measure_gan_health,
 )
+from cxr_keras.paths import COVID_DIR, KERMANY_DIR, shared_data_root
+from cxr_keras.reproductions import davoodi, per_class_gan
 
 PROFILE = Path(__file__).resolve().parent.parent / "cxr_keras" / "profiles" / "davoodi.yaml"
 SHOWN = ("cxr_diversity", "inception_2048_diversity", "inception_2048_kid", "inception_768_fid",

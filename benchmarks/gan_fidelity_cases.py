@@ -1,7 +1,7 @@
 """Calibrate the fidelity checks of GAN health on constructed cases (issue 35).
 
 Offers image sets that stand in for a GAN's Normal samples on the Kermany sample (real
-training Normal images and :func:`cxr_keras.metrics.fidelity.constructed_failures`) and prints
+training Normal images and :func:`cxr_keras.health.fidelity.constructed_failures`) and prints
 each fidelity figure: the judge's class agreement ratio against the held-out test Normal
 images, the two-sample probe AUC against the other half of the training Normal images, and
 the near-duplicate fraction (pixels and the judge's penultimate space). Usage:
@@ -21,15 +21,15 @@ import numpy as np
 import pandas as pd
 
 from cxr_keras.data.phantom_dataset import PhantomDataset
-from cxr_keras.metrics.fidelity import (
+from cxr_keras.health import feature_classifier, judge_report
+from cxr_keras.health.fidelity import (
     class_agreement,
     constructed_failures,
     near_duplicate_fraction,
     two_sample_auc,
 )
-from cxr_keras.metrics.health import penultimate_features
+from cxr_keras.health.measure import penultimate_features
 from cxr_keras.reproductions import kora_venu as paper
-from cxr_keras.reproductions.gan_health import feature_classifier, judge_report
 
 
 def main():

@@ -5,11 +5,11 @@ test images as held-out real images), prints for each count n of generated image
 floor (n training images vs the held-out ones) and the collapsed reference (one training image
 repeated n times with faint noise) in Inception space (2048-d and 768-d): FID, KID, precision,
 recall, density, coverage, diversity ratio and nearest-distance ratio, all from
-:func:`cxr_keras.metrics.reference_points`, exactly as :func:`cxr_keras.metrics.gan_health`
+:func:`cxr_keras.health.reference_points`, exactly as :func:`cxr_keras.health.gan_health`
 measures a GAN. With ``--cxr-epochs E`` it also trains the kit's Davoodi CNN (grayscale, the
 image size given) for E epochs on the sample's train split, NORMAL vs PNEUMONIA, and adds its
 penultimate layer as the chest X-ray feature space. With ``--verdicts`` it also runs
-:func:`cxr_keras.metrics.gan_health` on stand-in "GANs" made of real images (half the test
+:func:`cxr_keras.health.gan_health` on stand-in "GANs" made of real images (half the test
 images as samples, the other half held out): the held-out images themselves, with mild
 noise, blurred, one of them repeated with faint noise, and copies of training images, and
 prints each verdict.
@@ -66,7 +66,7 @@ def stand_in_verdicts(train, test, embedders, kid_subsets: int) -> pd.DataFrame:
     """gan_health on real-image stand-ins whose right verdict is known."""
     from scipy.ndimage import gaussian_filter
 
-    from cxr_keras.metrics import GANSamples, collapsed_images, gan_health
+    from cxr_keras.health import GANSamples, collapsed_images, gan_health
 
     half = len(test) // 2
     samples, holdout = test[:half], test[half:]
@@ -92,13 +92,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the table as CSV")
     args = parser.parse_args()
 
-    from cxr_keras.io import write_csv
-    from cxr_keras.metrics import (
+    from cxr_keras.health import (
         classifier_embedder,
         inception_embedder,
         reference_points,
         remembering,
     )
+    from cxr_keras.io import write_csv
     from cxr_keras.paths import KERMANY_DIR, shared_data_root
 
     root = shared_data_root()

@@ -38,13 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pandas as pd
 from candidates import parse_candidates
 
-from cxr_keras.paths import shared_data_root
-from cxr_keras.reproductions import kora_venu as paper
-from cxr_keras.reproductions.gan_health import (
+from cxr_keras.health import (
     feature_classifier,
     health_embedders,
     measure_gan_health,
 )
+from cxr_keras.paths import shared_data_root
+from cxr_keras.reproductions import kora_venu as paper
 from cxr_keras.reproductions.kora_venu_recipes import (
     recipe_health_samples,
     train_recipe,

@@ -35,7 +35,7 @@ import pandas as pd
 import yaml
 
 from cxr_keras.classifier_training import train_classifier
-from cxr_keras.metrics import classifier_embedder, gan_health
+from cxr_keras.health import classifier_embedder, gan_health
 from cxr_keras.models import salehinejad_dcnn
 from cxr_keras.paths import shared_data_root
 from cxr_keras.reproductions import ng_gubbi as paper

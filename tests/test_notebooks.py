@@ -12,8 +12,8 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
+from cxr_keras.health.verdict import VERDICTS
 from cxr_keras.metrics.inception import default_weights_path
-from cxr_keras.metrics.verdict import VERDICTS
 from cxr_keras.paths import shared_data_root
 from tools import pipeline
 

@@ -10,11 +10,16 @@ import numpy as np
 import pytest
 
 from cxr_keras.data.phantom_dataset import PhantomDataset
-from cxr_keras.metrics import GANSamples, gan_health, pixel_embedder
-from cxr_keras.metrics.fidelity import constructed_failures
-from cxr_keras.metrics.health import classifier_embedder
+from cxr_keras.health import (
+    GANSamples,
+    feature_classifier,
+    gan_health,
+    judge_report,
+    pixel_embedder,
+)
+from cxr_keras.health.fidelity import constructed_failures
+from cxr_keras.health.measure import classifier_embedder
 from cxr_keras.reproductions import kora_venu as paper
-from cxr_keras.reproductions.gan_health import feature_classifier, judge_report
 
 SIZE = 64
 N = 96

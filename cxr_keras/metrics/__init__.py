@@ -1,5 +1,5 @@
-"""Evaluation: FID, KID, IS, precision/recall, density/coverage, memorization audit, GAN health
-verdicts, synthetic-image utility, classifier statistics, plots.
+"""Evaluation: FID, KID, IS, precision/recall, density/coverage, memorization audit,
+synthetic-image utility, classifier statistics, plots (GAN health: :mod:`cxr_keras.health`).
 
 Names are imported from their submodules on first use, so ``import cxr_keras.metrics`` is
 cheap and never loads TensorFlow; only the Inception helpers and
@@ -21,10 +21,6 @@ _EXPORTS = {
     ),
     "plots": ("plot_image_grid", "plot_roc_curves", "plot_confusion_matrix"),
     "diversity": ("diversity_ratio", "nearest_distance_ratio"),
-    "health": (
-        "GANSamples", "gan_health", "reference_points", "collapsed_images",
-        "inception_embedder", "classifier_embedder", "pixel_embedder", "remembering",
-    ),
     "utility": ("synthetic_utility",),
     "paired": ("paired_difference", "detectable_difference", "bonferroni", "cluster_codes"),
     "features": ("extract_features",),

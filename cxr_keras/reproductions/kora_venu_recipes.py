@@ -7,7 +7,7 @@ and an optional ``batch_size`` (the profile's ``gan_batch_size`` otherwise).
 :func:`train_recipe` trains one on the Normal training images, resumably;
 :func:`recipe_health_samples` pairs each GAN's samples with the real Normal images it was
 trained on and held-out ones it never saw, at the GAN's channel count, for
-:func:`cxr_keras.reproductions.gan_health.measure_gan_health`.
+:func:`cxr_keras.health.measure_gan_health`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pandas as pd
 
 from cxr_keras.fingerprint import array_digest
 from cxr_keras.gan import ShuffledBatches, train_gan
-from cxr_keras.metrics import GANSamples
+from cxr_keras.health import GANSamples
 from cxr_keras.reproductions.gan_setup import build_compiled_gan, recipe_batch_size
 
 PAPER_ARCHITECTURE = "kora_venu"
@@ -98,7 +98,7 @@ def train_recipes(recipes: Mapping[str, Mapping], gray_images: np.ndarray, epoch
 def recipe_health_samples(gans: Mapping, gray_train: np.ndarray, gray_holdout: np.ndarray,
                           n_generated: int, histories_dir: str | os.PathLike,
                           seed: int = 0, label: int | None = None) -> dict[str, GANSamples]:
-    """``{name: GANSamples}`` for :func:`~cxr_keras.reproductions.gan_health.measure_gan_health`:
+    """``{name: GANSamples}`` for :func:`~cxr_keras.health.measure_gan_health`:
     ``n_generated`` samples of each GAN of ``gans`` ({name: gan}), its training images
     ``gray_train`` and the held-out ``gray_holdout`` (grayscale, repeated to the GAN's channels)
     and its history from ``histories_dir/<name>/history.csv``; ``label``: the class index the

@@ -17,7 +17,7 @@ from cxr_keras.data import NIHChestXray14Dataset, PhantomDataset
 from cxr_keras.data.nih import NG_GUBBI_CLASSES
 from cxr_keras.data.selection import cap_training_images, resolve_root, split_by_patient
 from cxr_keras.gan import ShuffledBatches, latent_vectors, sample_grid_figure
-from cxr_keras.metrics import GANSamples
+from cxr_keras.health import GANSamples
 from cxr_keras.metrics.classification import bootstrap_ci
 from cxr_keras.metrics.diversity import DENSITY_COVERAGE_K
 from cxr_keras.paths import NIH_DIR

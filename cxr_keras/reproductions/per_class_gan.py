@@ -132,7 +132,7 @@ def health_samples(
     gans: Mapping[str, object], train: Mapping[str, np.ndarray], holdout: Mapping[str, np.ndarray],
     history: pd.DataFrame, recipe: str, seed: int = 0, labels: Mapping[str, int] | None = None,
 ) -> dict[str, metrics.GANSamples]:
-    """What :func:`cxr_keras.reproductions.gan_health.measure_gan_health` needs of one recipe's
+    """What :func:`cxr_keras.health.measure_gan_health` needs of one recipe's
     per-class GANs: ``{"<class> / <recipe>": GANSamples}``, each GAN drawing as many images as
     its class has held-out real ones (``holdout``), with its rows of the stacked ``history``
     and, with ``labels`` ({class: index}), the class index its samples stand for."""

@@ -22,7 +22,7 @@ CLAIM_COLUMNS = ["claim", "measure", "paper", "ours", "ci_low", "ci_high",
 # claims that are not paired comparisons (and absent from claims tables written before them).
 PAIRED_COLUMNS = ["difference", "difference_low", "difference_high", "confidence", "sd_seeds",
                   "sd_test", "detectable", "paper_difference"]
-HEALTHY = "healthy"  # the GAN health verdict (cxr_keras.metrics.verdict) a claim can rest on
+HEALTHY = "healthy"  # the GAN health verdict (cxr_keras.health.verdict) a claim can rest on
 CAVEAT_COLUMNS = ["factor", "quantity", "group", "ours", "ci_low", "ci_high", "paper"]
 # What a caveat quantity means, said once after its name (quantities not listed need none).
 QUANTITY_NOTES = {
@@ -60,7 +60,7 @@ def claim_row(claim: str, measure: str, ours: Sequence[float] | float, held: boo
     (the verdict says what the interval rules out and where the paper's difference lies).
 
     ``generator``: for a claim that rests on generated images, the health verdict of the GAN
-    that made them (:func:`cxr_keras.metrics.gan_health`; for several GANs, the first
+    that made them (:func:`cxr_keras.health.gan_health`; for several GANs, the first
     unhealthy one's, e.g. from :func:`generator_verdict`). Unless it is "healthy" the claim is
     judged neither way: its verdict reads "inconclusive: the generator was <verdict>".
     """

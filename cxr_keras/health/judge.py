@@ -3,7 +3,7 @@
 The chest X-ray feature space is the kit's own classifier (:func:`feature_classifier`: the
 Davoodi CNN trained on the real training images of every class, nothing generated), since no
 pretrained chest X-ray network can be downloaded; Inception's two FID feature spaces join it
-when the FID weights are installed. Verdicts and thresholds: :mod:`cxr_keras.metrics.verdict`.
+when the FID weights are installed. Verdicts and thresholds: :mod:`cxr_keras.health.verdict`.
 """
 
 from __future__ import annotations
@@ -19,18 +19,18 @@ from sklearn.metrics import balanced_accuracy_score
 
 from cxr_keras.classifier_training import TRAINING_SETTINGS, train_classifier
 from cxr_keras.fingerprint import array_digest, check_stamp, write_stamp
-from cxr_keras.io import write_csv
-from cxr_keras.metrics import (
+from cxr_keras.health.measure import (
     GANSamples,
     classifier_embedder,
     gan_health,
     inception_embedder,
     remembering,
 )
+from cxr_keras.health.verdict import at_chance, with_utility
+from cxr_keras.io import write_csv
 from cxr_keras.metrics.classification import bootstrap_ci
 from cxr_keras.metrics.conversions import to_rgb
 from cxr_keras.metrics.inception import default_weights_path
-from cxr_keras.metrics.verdict import at_chance, with_utility
 from cxr_keras.models.classifiers import davoodi_cnn
 
 FEATURE_MODEL = "feature_classifier.keras"
@@ -97,7 +97,7 @@ def health_embedders(feature_model: keras.Model | None, inception: bool = True) 
 
 def measure_gan_health(samples: Mapping[str, GANSamples], embedders, out_dir: str | os.PathLike,
                        seed: int = 0, judge: keras.Model | None = None) -> pd.DataFrame:
-    """:func:`cxr_keras.metrics.gan_health` of ``samples`` ({GAN name: GANSamples}, e.g.
+    """:func:`cxr_keras.health.gan_health` of ``samples`` ({GAN name: GANSamples}, e.g.
     ``"normal / kit"``), written to ``out_dir/gan_health.csv`` and returned. With ``judge``
     (a classifier of every class, e.g. the feature classifier), GANs whose samples carry a
     ``label`` get the class check."""
@@ -121,7 +121,7 @@ def judge_predictions(judge: keras.Model):
 def mark_useless(health: pd.DataFrame, utility: pd.DataFrame, gans_of: Mapping[str, Sequence[str]],
                  chance: float, out_dir: str | os.PathLike) -> pd.DataFrame:
     """``health`` with every GAN of a recipe whose train-on-synthetic score is at chance
-    (:func:`cxr_keras.metrics.verdict.at_chance` on a ``recipe``-keyed
+    (:func:`cxr_keras.health.verdict.at_chance` on a ``recipe``-keyed
     :func:`cxr_keras.metrics.synthetic_utility` table) marked ``no-utility``; ``gans_of`` maps
     each recipe to its GANs' names in ``health``. The score is ROC AUC (chance 0.5) where the
     table has it (binary tasks: a classifier that calls nearly every image the majority class

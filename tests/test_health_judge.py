@@ -4,15 +4,15 @@ import pytest
 
 from cxr_keras.data.phantoms import render_batch
 from cxr_keras.fingerprint import StaleArtefactError
-from cxr_keras.metrics import GANSamples
-from cxr_keras.notebook import show_gan_health
-from cxr_keras.reproductions.gan_health import (
+from cxr_keras.health import GANSamples
+from cxr_keras.health.judge import (
     FEATURE_MODEL,
     feature_classifier,
     health_embedders,
     mark_useless,
     measure_gan_health,
 )
+from cxr_keras.notebook import show_gan_health
 
 
 def _images(findings, seed):

@@ -105,7 +105,7 @@ def _beats_collapsed(row: Mapping, space: str) -> bool:
 
 
 def gan_verdict(row: Mapping, spaces) -> tuple[str, str]:
-    """(verdict, reason) for one row of :func:`cxr_keras.metrics.gan_health`.
+    """(verdict, reason) for one row of :func:`cxr_keras.health.gan_health`.
 
     ``row`` holds :func:`training_signals`' keys, ``samples_finite`` and, per feature space
     name in ``spaces``, ``{space}_diversity``, ``{space}_kid``, ``{space}_kid_collapsed``,

@@ -3,7 +3,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from cxr_keras.data.phantoms import render_batch
-from cxr_keras.metrics.fidelity import (
+from cxr_keras.health.fidelity import (
     class_agreement,
     near_duplicate_fraction,
     probe_features,

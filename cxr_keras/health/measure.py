@@ -5,7 +5,7 @@ embedders (:func:`inception_embedder`, :func:`classifier_embedder`, :func:`pixel
 beside two references measured the same way: the **real floor** (training images of the
 class) and the **collapsed reference** (one training image repeated with faint noise,
 :func:`collapsed_images`). :func:`gan_health` returns one row per GAN for ``gan_health.csv``
-with the verdict of :mod:`cxr_keras.metrics.verdict`. Details and calibration: docs/verdicts.md.
+with the verdict of :mod:`cxr_keras.health.verdict`. Details and calibration: docs/verdicts.md.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from cxr_keras.fingerprint import array_digest
+from cxr_keras.health.fidelity import class_agreement, near_duplicate_fraction, two_sample_auc
+from cxr_keras.health.verdict import gan_verdict, training_signals
 from cxr_keras.metrics.diversity import (
     DENSITY_COVERAGE_K,
     as_feature_matrix,
@@ -25,7 +27,6 @@ from cxr_keras.metrics.diversity import (
     diversity_ratio,
     nearest_distance_ratio,
 )
-from cxr_keras.metrics.fidelity import class_agreement, near_duplicate_fraction, two_sample_auc
 from cxr_keras.metrics.frechet import RankDeficientCovarianceWarning, fid_from_features
 from cxr_keras.metrics.generative import (
     WholeSetSubsetWarning,
@@ -37,7 +38,6 @@ from cxr_keras.metrics.memorization import (
     memorization_summary,
     real_to_real_distances,
 )
-from cxr_keras.metrics.verdict import gan_verdict, training_signals
 
 Embedder = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 Judge = Callable[[np.ndarray], np.ndarray]  # images -> (n, C) class probabilities
@@ -323,13 +323,13 @@ def gan_health_row(
 
 
 def fidelity(samples: GANSamples, judge: Judge | None = None, seed: int = 0) -> dict[str, float]:
-    """The fidelity checks of :mod:`cxr_keras.metrics.fidelity` for one GAN.
+    """The fidelity checks of :mod:`cxr_keras.health.fidelity` for one GAN.
 
     ``pixel_near_duplicates``: near-twin share in pixel space against the held-out images.
     ``probe_auc`` (with ``_ci_low`` / ``_ci_high``): the probe telling the generated images
     from one random half of the training images, beside ``probe_auc_floor``: the same probe
     telling the other half from it (real vs real; needs 8 training images). With a ``judge``
-    and ``samples.label``: :func:`~cxr_keras.metrics.fidelity.class_agreement`'s figures,
+    and ``samples.label``: :func:`~cxr_keras.health.fidelity.class_agreement`'s figures,
     the held-out images being the real ones.
     """
     generated = np.asarray(samples.generated, np.float32)
@@ -365,7 +365,7 @@ def gan_health(
     reference, plus ``s_memorization_ratio``, ``s_near_copy_fraction`` and
     ``s_near_duplicates``; the fidelity figures of :func:`fidelity` (``judge``: a callable
     mapping images to class probabilities, e.g. ``model.predict``); and the training
-    signals of :func:`cxr_keras.metrics.verdict.training_signals`. Metrics of a GAN whose
+    signals of :func:`cxr_keras.health.verdict.training_signals`. Metrics of a GAN whose
     samples are not finite are NaN (its verdict is ``diverged``).
     """
     if not gans:

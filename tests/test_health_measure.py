@@ -4,7 +4,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from cxr_keras.data.phantoms import render_batch
-from cxr_keras.metrics.health import (
+from cxr_keras.health.measure import (
     COMPARED_METRICS,
     GANSamples,
     collapsed_images,
@@ -14,7 +14,7 @@ from cxr_keras.metrics.health import (
     pixel_embedder,
     reference_points,
 )
-from cxr_keras.metrics.verdict import (
+from cxr_keras.health.verdict import (
     COLLAPSE_DIVERSITY,
     D_WINS_G_LOSS,
     gan_verdict,
@@ -252,7 +252,7 @@ def tiny_classifier(channels):
 
 
 def test_penultimate_features_are_the_classification_heads_input():
-    from cxr_keras.metrics.health import classifier_embedder, penultimate_features
+    from cxr_keras.health.measure import classifier_embedder, penultimate_features
 
     images = np.random.default_rng(0).uniform(-1, 1, size=(7, 8, 8, 1)).astype(np.float32)
     classifier = tiny_classifier(1)
@@ -268,7 +268,7 @@ def test_penultimate_features_are_the_classification_heads_input():
 
 
 def test_remembering_embeds_each_image_array_once(real_sets):
-    from cxr_keras.metrics.health import remembering
+    from cxr_keras.health.measure import remembering
 
     calls = []
 
@@ -290,7 +290,7 @@ def test_remembering_embeds_each_image_array_once(real_sets):
 
 
 def test_inception_embedder_names_both_layers_from_one_pass():
-    from cxr_keras.metrics.health import inception_embedder
+    from cxr_keras.health.measure import inception_embedder
 
     class FakeInception:
         """Stands in for the FID network: 2048-d and 768-d outputs, counting its batches."""
