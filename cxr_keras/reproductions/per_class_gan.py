@@ -16,6 +16,7 @@ from cxr_keras import metrics
 from cxr_keras.fingerprint import canonical
 from cxr_keras.gan import EpochProgress, train_gan
 from cxr_keras.gan.batches import ShuffledBatches
+from cxr_keras.health import GANSamples
 from cxr_keras.metrics.generative import knn_radii
 from cxr_keras.metrics.memorization import nearest_neighbours
 from cxr_keras.reproductions.gan_setup import recipe_batch_size
@@ -131,12 +132,12 @@ def generate_per_class(
 def health_samples(
     gans: Mapping[str, object], train: Mapping[str, np.ndarray], holdout: Mapping[str, np.ndarray],
     history: pd.DataFrame, recipe: str, seed: int = 0, labels: Mapping[str, int] | None = None,
-) -> dict[str, metrics.GANSamples]:
+) -> dict[str, GANSamples]:
     """What :func:`cxr_keras.health.measure_gan_health` needs of one recipe's
     per-class GANs: ``{"<class> / <recipe>": GANSamples}``, each GAN drawing as many images as
     its class has held-out real ones (``holdout``), with its rows of the stacked ``history``
     and, with ``labels`` ({class: index}), the class index its samples stand for."""
-    return {f"{name} / {recipe}": metrics.GANSamples(
+    return {f"{name} / {recipe}": GANSamples(
                 gan.generate(len(holdout[name]), seed=seed + index), train[name], holdout[name],
                 history[history["class"] == name].drop(columns="class"), (labels or {}).get(name))
             for index, (name, gan) in enumerate(gans.items())}
