@@ -34,7 +34,7 @@ def display_path(path: str | os.PathLike, base: str | os.PathLike | None = None)
     directory) when inside it or beside it (``results/kermany/...``, ``../shared/data/...``,
     not the run machine's ``/work/...``), else as given."""
     here, resolved = Path(base or Path.cwd()).resolve(), Path(path).resolve()
-    for base, prefix in ((here, ""), (here.parent, "../")):
-        if base != base.parent and resolved.is_relative_to(base):
-            return prefix + str(resolved.relative_to(base))
+    for root, prefix in ((here, ""), (here.parent, "../")):
+        if root != root.parent and resolved.is_relative_to(root):
+            return prefix + str(resolved.relative_to(root))
     return str(path)
