@@ -1,13 +1,5 @@
-"""Classifier training shared by every paper: optimizer, seeded data stream, fit, evaluation,
-and a run folder that is reused only when its stamp matches the inputs.
-
-* :func:`train_classifier` builds ``model_fn()`` from ``seed`` (weights, shuffling and
-  augmentation draws) and fits it; :class:`StopOnDivergingLoss` stops a fit whose loss becomes
-  non-finite or explodes, with an error saying where and what to try.
-* :func:`train_or_load_classifier` trains and predicts the test images once, and reads them
-  back on a rerun only when the folder's :mod:`cxr_keras.fingerprint` stamp matches.
-* :class:`ValidationBalancedAccuracy` logs the balanced validation accuracy for model selection.
-"""
+"""Classifier training shared by every paper: optimizer, seeded data stream, fit, evaluation, and a
+run folder that is reused only when its stamp matches the inputs. Details: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -109,13 +101,9 @@ def make_optimizer(optimizer: str | Callable[[], keras.optimizers.Optimizer],
 
 
 class ClassifierBatches(ShuffledBatches):
-    """Every image once an epoch in the seeded order of :class:`cxr_keras.gan.ShuffledBatches`
-    (epoch ``e``: the permutation drawn from ``(seed, e)``), optionally augmented: the
-    classifier's stream on every backend.
-
-    The ``i``-th image of the stream (counted over epochs) is augmented from ``(seed, i)``.
-    With ``class_weight`` each batch also carries its labels' weights (Keras takes no
-    ``class_weight`` with a ``PyDataset``).
+    """Every image once an epoch in :class:`cxr_keras.gan.ShuffledBatches`' seeded order, the
+    ``i``-th image of the stream augmented from ``(seed, i)``; with ``class_weight`` each batch
+    carries its labels' weights (Keras takes none with a ``PyDataset``).
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
@@ -137,31 +125,18 @@ class ClassifierBatches(ShuffledBatches):
 
 
 def train_classifier(
-    model_fn: Callable[[], keras.Model],
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray] | None = None,
-    epochs: int = 10,
-    batch_size: int = 32,
-    seed: int = 0,
-    augmentation: str | None = None,
-    optimizer: str | Callable[[], keras.optimizers.Optimizer] = "adam",
-    learning_rate: float = 1e-3,
-    class_weight: dict[int, float] | None = None,
-    learning_rate_schedule: str = "cosine",
-    callbacks: Sequence[keras.callbacks.Callback] = (),
-    verbose: int = 0,
+    model_fn: Callable[[], keras.Model], train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray] | None = None, epochs: int = 10, batch_size: int = 32,
+    seed: int = 0, augmentation: str | None = None,
+    optimizer: str | Callable[[], keras.optimizers.Optimizer] = "adam", learning_rate: float = 1e-3,
+    class_weight: dict[int, float] | None = None, learning_rate_schedule: str = "cosine",
+    callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int = 0,
     progress: str | None = None,
 ) -> tuple[keras.Model, pd.DataFrame]:
-    """Build ``model_fn()`` (softmax output) and fit it on ``train``; return it and its history.
-
-    Weights, shuffling and augmentation draws all follow ``seed`` (the global random state is
-    left alone), so two calls that differ only in ``augmentation`` see the same initial weights
-    and image order. A named ``optimizer`` runs at ``learning_rate`` decayed along a cosine to 0
-    over the fit (``learning_rate_schedule="cosine"``) or held (``"constant"``); a factory
-    brings its own. After the fit every BatchNorm layer's statistics are recomputed over the
-    training images (:func:`recalibrate_batchnorm`). A non-finite or exploding loss raises
-    :class:`TrainingDivergedError`. With ``verbose=0``, a ``progress`` description shows a
-    progress bar over epochs on stderr.
+    """Build ``model_fn()`` (softmax output) from ``seed`` and fit it on ``train``; return it and
+    its history. ``learning_rate_schedule``: ``"cosine"`` (to 0 over the fit) or ``"constant"``.
+    BatchNorm statistics are recomputed after the fit; a non-finite or exploding loss raises
+    :class:`TrainingDivergedError`. Details: docs/modules.md.
     """
     x, y = check_xy(train, "train")
     if val is not None:
@@ -179,8 +154,7 @@ def train_classifier(
     with seeded_build(seed):
         model = model_fn()
     model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate),
-        loss="sparse_categorical_crossentropy",
+        optimizer=make_optimizer(optimizer, learning_rate), loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     bar = [] if progress is None or verbose else [
@@ -200,13 +174,9 @@ def train_classifier(
 
 
 def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: int = 128) -> keras.Model:
-    """Set every BatchNormalization layer's moving mean and variance to the exact statistics
-    of its inputs over ``images`` in inference mode, layer by layer in order ("precise BN").
-
-    The moving averages a short fit leaves behind lag the weights they normalise: a model
-    whose batches it classifies well can call nearly every image one class in inference mode.
-    Recomputing them over the training images (no augmentation) makes inference match what
-    was learned. Returns ``model``, changed in place.
+    """Set every BatchNormalization layer's moving mean and variance to the exact statistics of its
+    inputs over ``images`` in inference mode, layer by layer ("precise BN"); returns ``model``,
+    changed in place. Why: docs/modules.md.
     """
     images = np.asarray(images, dtype=np.float32)
     for layer in model.layers:
@@ -222,22 +192,14 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
 
 
 def train_or_load_classifier(
-    run_dir: str | os.PathLike,
-    model_fn: Callable,
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray] | None,
-    x_test: np.ndarray,
-    stamp: Mapping[str, Any] | None = None,
-    **train_kwargs,
+    run_dir: str | os.PathLike, model_fn: Callable, train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray] | None, x_test: np.ndarray,
+    stamp: Mapping[str, Any] | None = None, **train_kwargs,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Train with :func:`train_classifier` and predict ``x_test``, or read both back from
-    ``run_dir`` when an earlier run made them from the same inputs.
-
-    The folder's stamp covers the images and labels (train, val, test), the plain-valued
-    ``train_kwargs`` and ``stamp`` (what factories and callbacks hide, e.g. a learning-rate
-    schedule's parameters); a folder stamped with other inputs raises
-    :class:`cxr_keras.fingerprint.StaleArtefactError`. Returns (test probabilities (n, C),
-    history); ``run_dir`` gets ``history.csv``, ``probabilities.npy`` and the stamp, written last.
+    ``run_dir`` when its stamp (data, plain ``train_kwargs``, ``stamp``) matches; other inputs
+    raise ``StaleArtefactError``. Returns (test probabilities (n, C), history); details:
+    docs/modules.md.
     """
     run_dir = Path(run_dir)
     inputs = classifier_inputs(train, val, x_test, {**train_kwargs, **(stamp or {})})

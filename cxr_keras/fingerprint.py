@@ -1,19 +1,5 @@
-"""Fingerprints of what made an artefact, so a run never reuses one made from other inputs.
-
-Every artefact a notebook or the runner reuses on a rerun (GAN checkpoints, classifier
-predictions, cross-validation folds, FID rows, feature caches) lives in a folder that holds a
-stamp, ``.fingerprint.json``: a hash of the parameters and inputs that made it, and those
-inputs in readable form. Before reusing the folder, :func:`check_stamp` compares the stamp
-with the caller's inputs; a mismatch raises :class:`StaleArtefactError` naming the folder and
-the inputs that differ, so nothing is reused silently::
-
-    inputs = {"epochs": 50, "learning_rate": 2e-4, "images": array_digest(x_train)}
-    if not check_stamp(run_dir, inputs, "classifier run"):
-        ...train, then...
-        write_stamp(run_dir, inputs)
-
-Importing this module loads no TensorFlow.
-"""
+"""Fingerprints of what made an artefact, so a run never reuses one made from other inputs. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 

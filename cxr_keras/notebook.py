@@ -1,13 +1,6 @@
 """What the notebooks show, written once: figures saved *and* displayed, the GAN's training read
-back from the files its run wrote, models as summaries, the package's own
-source, and the claims and caveats of a paper.
-
-Every helper displays through IPython, so a figure made in a loop or before a ``;`` still
-appears in the executed notebook, as an ``image/png`` output of the very PNG saved under
-``out_dir/figures``. Outside a notebook the displays print a text stand-in.
-
-Importing this module shows each of the kit's own warnings once
-(:func:`show_kit_warnings_once`).
+back from the files its run wrote, models as summaries, the package's own source, and the claims
+and caveats of a paper. Details: docs/modules.md.
 """
 
 from __future__ import annotations

@@ -1,11 +1,5 @@
 """Progress that suits where the code runs: bars interactively, plain lines under the runner.
-
-The runner (``python -m tools.pipeline``) sets ``CXR_KERAS_PLAIN_PROGRESS=1`` in the
-kernel's environment. An executed notebook then holds a few plain stdout lines (one per loop,
-one per epoch: :class:`~cxr_keras.gan.callbacks.EpochProgress`) instead of the stderr redraws
-of a bar (``0%| | 0/308``, then ``100%|...`` twice); an interactive session keeps
-``tqdm.auto`` bars (widgets in Jupyter).
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 

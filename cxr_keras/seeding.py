@@ -1,12 +1,5 @@
-"""Seeded model building without reseeding the process-wide random number generators.
-
-Keras 3 gives an initializer or a dropout layer built without a seed one drawn from Python's
-``random`` module. :func:`seeded_build` seeds that module for the duration of a ``with`` block
-and then restores its previous state, so a library function can build the same weights from
-its ``seed`` argument every time while the caller's random streams stay as they were
-(``keras.utils.set_random_seed`` would reset them all). Importing this module loads no
-TensorFlow.
-"""
+"""Seeded model building without reseeding the process-wide random number generators. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 

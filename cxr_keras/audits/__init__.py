@@ -12,16 +12,7 @@ from cxr_keras.audits.shortcut import (
 )
 
 __all__ = [
-    "SHORTCUT_AUC",
-    "histogram_match",
-    "lung_field_crop",
-    "mitigate",
-    "non_disease_views",
-    "overlap_summary",
-    "patient_disjoint_split",
-    "patient_overlap",
-    "shortcut_audit",
-    "shortcut_caveat",
-    "shortcut_claim",
-    "view_features",
+    "SHORTCUT_AUC", "histogram_match", "lung_field_crop", "mitigate", "non_disease_views",
+    "overlap_summary", "patient_disjoint_split", "patient_overlap", "shortcut_audit",
+    "shortcut_caveat", "shortcut_claim", "view_features",
 ]

@@ -17,12 +17,9 @@ from cxr_keras.metrics.classification import bootstrap_ci
 # MedMNIST v2 (Yang et al. 2023, Table 3), PneumoniaMNIST test ACC / AUC.
 MEDMNIST_V2_PNEUMONIA = pd.DataFrame(
     [
-        ("ResNet-18 (28)", 0.854, 0.944),
-        ("ResNet-50 (28)", 0.854, 0.948),
-        ("ResNet-18 (224)", 0.864, 0.956),
-        ("ResNet-50 (224)", 0.884, 0.962),
-        ("auto-sklearn", 0.855, 0.942),
-        ("AutoKeras", 0.878, 0.947),
+        ("ResNet-18 (28)", 0.854, 0.944), ("ResNet-50 (28)", 0.854, 0.948),
+        ("ResNet-18 (224)", 0.864, 0.956), ("ResNet-50 (224)", 0.884, 0.962),
+        ("auto-sklearn", 0.855, 0.942), ("AutoKeras", 0.878, 0.947),
         ("Google AutoML Vision", 0.946, 0.991),
     ],
     columns=["model", "acc", "auc"],
@@ -45,14 +42,9 @@ def medmnist_schedule(epochs: int, learning_rate: float = 1e-3):
 
 
 def train_medmnist_way(
-    model: keras.Model,
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray] | None = None,
-    epochs: int = 100,
-    batch_size: int = 128,
-    learning_rate: float = 1e-3,
-    seed: int = 0,
-    verbose: int = 0,
+    model: keras.Model, train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray] | None = None, epochs: int = 100, batch_size: int = 128,
+    learning_rate: float = 1e-3, seed: int = 0, verbose: int = 0,
 ) -> pd.DataFrame:
     """Fit ``model`` (softmax outputs) on integer labels; return the per-epoch history."""
     x, y = train
@@ -60,8 +52,7 @@ def train_medmnist_way(
         raise ValueError(f"train must be (images, labels) of one length, got {len(x)} and {len(y)}")
     keras.utils.set_random_seed(seed)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
+        optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     history = model.fit(
@@ -124,7 +115,6 @@ def compare_with_reference(ours: pd.Series, reference: str = "ResNet-18 (28)") -
         rows.append({
             "claim": f"{ours['model']} reaches MedMNIST v2 {reference} test {metric.upper()} {target:.3f}",
             "kit": f"{value:.3f} [{low:.3f}, {high:.3f}]; the MedMNIST value lies {where} the 95% CI",
-            "held": held,
-            "verdict": "held" if held else "did not hold",
+            "held": held, "verdict": "held" if held else "did not hold",
         })
     return pd.DataFrame(rows)

@@ -1,11 +1,5 @@
-"""Patient leakage between splits: count it, list it, and give a patient-disjoint re-split.
-
-Kermany's official train and test folders share patients (118 ``personNNN`` ids in the
-shared half, 170 in the full set). :func:`patient_overlap` lists them for the data at hand;
-:func:`patient_disjoint_split` gives a split without them, either by moving every image of an
-overlapping patient to one side (``strategy="move"``) or by a seeded patient-level re-split
-of all images (``strategy="resplit"``). Either result passes ``check_no_patient_overlap``.
-"""
+"""Patient leakage between splits: count it, list it, and give a patient-disjoint re-split. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -45,19 +39,14 @@ def overlap_summary(frame: pd.DataFrame) -> dict:
     table = patient_overlap(frame)
     per_split = {c[2:]: int(table[c].sum()) for c in table.columns if c.startswith("n_")}
     return {
-        "patients_in_several_splits": len(table),
-        "patients": int(frame["patient_id"].nunique()),
+        "patients_in_several_splits": len(table), "patients": int(frame["patient_id"].nunique()),
         "images_of_those_patients": per_split,
     }
 
 
 def patient_disjoint_split(
-    frame: pd.DataFrame,
-    strategy: str = "move",
-    to: str = "train",
-    test_fraction: float | None = None,
-    seed: int = 0,
-    test: str = "test",
+    frame: pd.DataFrame, strategy: str = "move", to: str = "train",
+    test_fraction: float | None = None, seed: int = 0, test: str = "test",
 ) -> pd.DataFrame:
     """A copy of ``frame`` in which no patient has images in two splits.
 

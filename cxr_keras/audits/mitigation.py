@@ -1,13 +1,5 @@
-"""Mitigations for a source shortcut: functions that transform NHWC images in [-1, 1].
-
-* :func:`lung_field_crop`: keep the central lung-field box and resize it back to full size,
-  dropping borders, markers and collimation;
-* :func:`histogram_match`: map each image's intensities onto one reference distribution
-  (the mean quantile function of ``reference`` images), so exposure and contrast no longer
-  differ by source.
-
-:func:`mitigate` applies them by name, so a notebook parameter can switch them on.
-"""
+"""Mitigations for a source shortcut: functions that transform NHWC images in [-1, 1]. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 

@@ -1,20 +1,5 @@
-"""Shortcut audit: can the classes be told apart from what cannot carry the disease?
-
-Each *view* keeps only information that a radiologist would not use to name the disease:
-
-* ``border``: the image with its central lung-field box blanked, averaged to 16x16, border
-  cells only (markers, crops, collimation, text);
-* ``blur_8x8``: the image averaged to 8x8 (global brightness layout, no texture);
-* ``histogram``: the per-image intensity histogram plus mean, std and percentiles;
-* ``original_size``: log width, log height and aspect ratio before resizing, only when
-  known for every image (a size known for one source only would itself give the source away).
-
-A seeded, cross-validated logistic regression is fit per view. Out-of-fold probabilities
-give the one-vs-rest AUC of ``positive_class`` and the multi-class balanced accuracy, each with
-a percentile bootstrap CI (patients resampled where ids are given). A view whose AUC CI lies
-wholly above ``SHORTCUT_AUC`` flags a **source shortcut**: the positive class is separable
-from non-disease information alone, so claims about it may measure the source, not the disease.
-"""
+"""Shortcut audit: can the classes be told apart from what cannot carry the disease? Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -122,8 +107,7 @@ def view_features(images, metadata: pd.DataFrame | None = None) -> dict[str, np.
     """
     views = {
         REFERENCE_VIEW: block_average(grayscale(images), GRID).reshape(len(images), -1),
-        "border": border_features(images),
-        "blur_8x8": blurred_features(images),
+        "border": border_features(images), "blur_8x8": blurred_features(images),
         "histogram": histogram_features(images),
     }
     if metadata is not None:
@@ -168,13 +152,7 @@ def out_of_fold_probabilities(
 
 
 def separability(
-    features,
-    labels,
-    positive: int,
-    folds: int = 5,
-    seed: int = 0,
-    groups=None,
-    n_boot: int = 500,
+    features, labels, positive: int, folds: int = 5, seed: int = 0, groups=None, n_boot: int = 500,
 ) -> dict:
     """One view's out-of-fold AUC (``positive`` vs rest) and balanced accuracy, with 95% CIs."""
     labels = np.asarray(labels)
@@ -194,16 +172,9 @@ def separability(
 
 
 def shortcut_audit(
-    images,
-    labels,
-    class_names: Sequence[str],
-    positive_class: str = "covid",
-    metadata: pd.DataFrame | None = None,
-    patient_ids=None,
-    folds: int = 5,
-    seed: int = 0,
-    n_boot: int = 500,
-    views: Mapping[str, np.ndarray] | None = None,
+    images, labels, class_names: Sequence[str], positive_class: str = "covid",
+    metadata: pd.DataFrame | None = None, patient_ids=None, folds: int = 5, seed: int = 0,
+    n_boot: int = 500, views: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """One row per view: AUC of ``positive_class`` vs the rest and balanced accuracy with CIs,
     chance levels, and ``source_shortcut`` (True when the AUC's lower bound > ``SHORTCUT_AUC``;

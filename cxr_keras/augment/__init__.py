@@ -1,10 +1,5 @@
-"""Classic augmentations of Kora Venu & Ravula (2021) Table 1, GAN class balancing, and
-oversampling (real images repeated), its control.
-
-The augmentations, their names and strengths are in :mod:`cxr_keras.augment.methods`: one
-``keras.ops`` form for every backend, image ``i`` of a batch or stream drawn from the seed
-``(seed, i)``.
-"""
+"""Classic augmentations of Kora Venu & Ravula (2021) Table 1, GAN class balancing, and oversampling
+(real images repeated), its control. Details: docs/modules.md."""
 
 from __future__ import annotations
 

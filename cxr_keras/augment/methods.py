@@ -1,18 +1,5 @@
 """The classic augmentations: names, strengths, and one form in ``keras.ops`` for every backend.
-
-The paper names the operations (tf.image's random flip left-right, random crop, clip by value,
-adjust brightness, adjust contrast) but not their strengths; the defaults below are the kit's
-documented choice:
-
-- ``flip``: mirror left-right with probability 0.5.
-- ``crop``: zoom in by a random factor up to ``CROP_MAX_ZOOM`` and crop back to the input size
-  at a random offset (zooming rather than padding, so no black borders are added).
-- ``clip``: clip intensities to ``CLIP_RANGE`` (deterministic: saturates the brightest and
-  darkest pixels).
-- ``brightness``: add a random offset in ``[-BRIGHTNESS_DELTA, BRIGHTNESS_DELTA]``.
-- ``contrast``: scale deviations from the image mean by a random factor in ``CONTRAST_RANGE``.
-- ``none``: the identity, a no-augmentation baseline.
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 

@@ -10,36 +10,18 @@ import importlib
 
 from cxr_keras.data.base import CXRDataset, DatasetError
 from cxr_keras.data.images import decode_image, save_png, to_uint8
-from cxr_keras.data.splits import (
-    check_no_patient_overlap,
-    patient_split,
-)
+from cxr_keras.data.splits import check_no_patient_overlap, patient_split
 
 _LAZY = {
-    "KermanyDataset": "kermany",
-    "PneumoniaMNISTDataset": "pneumoniamnist",
-    "NIHChestXray14Dataset": "nih",
-    "CovidChestXrayDataset": "covid",
-    "FolderDataset": "folder",
-    "DavoodiCovidDataset": "davoodi",
-    "PhantomDataset": "phantom_dataset",
+    "KermanyDataset": "kermany", "PneumoniaMNISTDataset": "pneumoniamnist",
+    "NIHChestXray14Dataset": "nih", "CovidChestXrayDataset": "covid", "FolderDataset": "folder",
+    "DavoodiCovidDataset": "davoodi", "PhantomDataset": "phantom_dataset",
 }
 
 __all__ = [
-    "CXRDataset",
-    "CovidChestXrayDataset",
-    "DatasetError",
-    "DavoodiCovidDataset",
-    "FolderDataset",
-    "KermanyDataset",
-    "NIHChestXray14Dataset",
-    "PhantomDataset",
-    "PneumoniaMNISTDataset",
-    "check_no_patient_overlap",
-    "decode_image",
-    "patient_split",
-    "save_png",
-    "to_uint8",
+    "CXRDataset", "CovidChestXrayDataset", "DatasetError", "DavoodiCovidDataset", "FolderDataset",
+    "KermanyDataset", "NIHChestXray14Dataset", "PhantomDataset", "PneumoniaMNISTDataset",
+    "check_no_patient_overlap", "decode_image", "patient_split", "save_png", "to_uint8",
 ]
 
 

@@ -32,13 +32,8 @@ class CXRDataset:
     name = "cxr"
 
     def __init__(
-        self,
-        frame: pd.DataFrame,
-        classes: Sequence[str],
-        root: str | os.PathLike | None = None,
-        on_error: str = "raise",
-        multi_label: bool = False,
-        source: str | os.PathLike = "frame",
+        self, frame: pd.DataFrame, classes: Sequence[str], root: str | os.PathLike | None = None,
+        on_error: str = "raise", multi_label: bool = False, source: str | os.PathLike = "frame",
     ):
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
@@ -145,16 +140,9 @@ class CXRDataset:
         return x[loaded], self.labels()[rows][loaded]
 
     def to_tf_dataset(
-        self,
-        split: str | None = None,
-        image_size: int = 64,
-        channels: int = 1,
-        batch_size: int | None = None,
-        shuffle: bool = False,
-        seed: int = 0,
-        cache: bool | str = False,
-        prefetch: bool = True,
-        drop_remainder: bool = False,
+        self, split: str | None = None, image_size: int = 64, channels: int = 1,
+        batch_size: int | None = None, shuffle: bool = False, seed: int = 0,
+        cache: bool | str = False, prefetch: bool = True, drop_remainder: bool = False,
     ):
         """A tf.data pipeline of (image float32 HxWxC in [-1, 1], label int32 or multi-hot).
 
@@ -211,11 +199,8 @@ class CXRDataset:
 
     @classmethod
     def from_manifest(
-        cls,
-        path: str | os.PathLike,
-        classes: Sequence[str] | None = None,
-        multi_label: bool = False,
-        on_error: str = "raise",
+        cls, path: str | os.PathLike, classes: Sequence[str] | None = None,
+        multi_label: bool = False, on_error: str = "raise",
     ) -> CXRDataset:
         """Rebuild a dataset of this type from a manifest written by ``write_manifest``."""
         frame = read_manifest(path)
@@ -286,9 +271,7 @@ class CXRDataset:
 
 
 def normalize_frame(
-    frame: pd.DataFrame,
-    classes: Sequence[str],
-    multi_label: bool = False,
+    frame: pd.DataFrame, classes: Sequence[str], multi_label: bool = False,
     source: str | os.PathLike = "frame",
 ) -> pd.DataFrame:
     """Check the frame (columns, duplicate paths, labels) and give the core columns fixed dtypes."""
@@ -324,8 +307,7 @@ def join_positive_classes(frame: pd.DataFrame, classes: list[str]) -> pd.Series:
     """The "|"-joined names of the classes whose 0/1 column is set, per row."""
     positive = frame[classes].to_numpy().astype(bool)
     return pd.Series(
-        ["|".join(c for c, p in zip(classes, row) if p) for row in positive],
-        index=frame.index,
+        ["|".join(c for c, p in zip(classes, row) if p) for row in positive], index=frame.index,
         dtype="str",
     )
 

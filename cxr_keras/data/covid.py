@@ -1,11 +1,5 @@
-"""Cohen et al. COVID-19 image data collection: ``metadata.csv`` plus ``images/``.
-
-The image file is the ``png_filename`` column when present (the downscaled copy), else
-``filename``. Only X-ray rows (``modality``, when present) in the requested views are kept.
-Rows whose image file is absent are dropped and counted (``missing``); rows naming an image
-already listed (the 2020 metadata lists a few images under two patient ids) keep their first
-row and are counted (``duplicate_count``). There is no official split (``split`` is "").
-"""
+"""Cohen et al. COVID-19 image data collection: ``metadata.csv`` plus ``images/``. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -45,11 +39,9 @@ class CovidChestXrayDataset(CXRDataset):
     name = "covid_chestxray"
 
     def __init__(
-        self,
-        root: str | os.PathLike,
+        self, root: str | os.PathLike,
         findings: Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
-        views: Sequence[str] | None = COVID_FRONTAL_VIEWS,
-        on_error: str = "raise",
+        views: Sequence[str] | None = COVID_FRONTAL_VIEWS, on_error: str = "raise",
     ):
         root = Path(root)
         metadata = _read_metadata(root)
@@ -77,9 +69,7 @@ class CovidChestXrayDataset(CXRDataset):
         known = labels.notna()
         frame = pd.DataFrame(
             {
-                "path": paths[known].to_numpy(),
-                "label": labels[known].to_numpy(),
-                "split": "",
+                "path": paths[known].to_numpy(), "label": labels[known].to_numpy(), "split": "",
                 "patient_id": metadata["patientid"][known].astype(str).to_numpy(),
                 "finding": metadata["finding"][known].to_numpy(),
                 "view": metadata["view"][known].to_numpy(),

@@ -1,12 +1,5 @@
-"""The 4-class COVID set of Davoodi & Lo Giudice, rebuilt from public data.
-
-covid: frontal COVID-19 images of the COVID-19 image data collection; normal / bacteria /
-virus: Kermany images by subtype. Each class is sampled to the paper's counts (train 60 /
-70 / 70 / 70, test 9 each) with a seed. Test is drawn first, then train from the remaining
-patients only, so no patient is in both; within a split, images are taken one per patient
-before a second image of any patient is used. Patient ids carry their source ("covid:",
-"kermany:") so ids of the two collections never collide.
-"""
+"""The 4-class COVID set of Davoodi & Lo Giudice, rebuilt from public data. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -33,14 +26,10 @@ class DavoodiCovidDataset(CXRDataset):
     name = "davoodi_covid"
 
     def __init__(
-        self,
-        covid_root: str | os.PathLike,
-        kermany_root: str | os.PathLike,
+        self, covid_root: str | os.PathLike, kermany_root: str | os.PathLike,
         counts_train: Sequence[int] = DAVOODI_TRAIN_COUNTS,
-        counts_test: Sequence[int] = DAVOODI_TEST_COUNTS,
-        seed: int = 0,
-        views: Sequence[str] = COVID_FRONTAL_VIEWS,
-        on_error: str = "raise",
+        counts_test: Sequence[int] = DAVOODI_TEST_COUNTS, seed: int = 0,
+        views: Sequence[str] = COVID_FRONTAL_VIEWS, on_error: str = "raise",
     ):
         for counts in (counts_train, counts_test):
             if len(counts) != len(DAVOODI_CLASSES) or min(counts) < 0:

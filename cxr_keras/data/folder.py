@@ -25,11 +25,8 @@ class FolderDataset(CXRDataset):
     name = "folder"
 
     def __init__(
-        self,
-        root: str | os.PathLike,
-        classes: Sequence[str] | None = None,
-        split: str | None = None,
-        on_error: str = "raise",
+        self, root: str | os.PathLike, classes: Sequence[str] | None = None,
+        split: str | None = None, on_error: str = "raise",
     ):
         root = Path(root)
         if not root.is_dir():

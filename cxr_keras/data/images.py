@@ -1,11 +1,4 @@
-"""Image decoding and quantization shared by every dataset.
-
-Every image enters the kit as float32 HxWxC in [-1, 1]: an integer pixel value ``v`` of bit
-depth ``b`` maps to ``v / ((2**b - 1) / 2) - 1`` (for 8-bit, ``v / 127.5 - 1``), so 16-bit
-images are scaled by their bit depth, never by a per-image min-max. Resizing is done on the
-float pixels with Pillow's bilinear filter, which widens its support when shrinking, so a
-downscale averages every source pixel it covers (area-like, no aliasing).
-"""
+"""Image decoding and quantization shared by every dataset. Details: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -47,10 +40,7 @@ def decode_image(path: str | os.PathLike, image_size: int | None, channels: int 
 
 
 def prepare_array(
-    pixels: np.ndarray,
-    image_size: int | None,
-    channels: int = 1,
-    max_value: float = _MAX_8BIT,
+    pixels: np.ndarray, image_size: int | None, channels: int = 1, max_value: float = _MAX_8BIT,
     source: str | os.PathLike = "array",
 ) -> np.ndarray:
     """Scale HxW or HxWxC pixels in [0, max_value] to [-1, 1], resize and set channels."""

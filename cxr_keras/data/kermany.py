@@ -1,16 +1,5 @@
 """Kermany et al. 2018 pediatric pneumonia chest X-rays (Mendeley doi:10.17632/rscbjbr9sj.2).
-
-Layout: ``chest_xray/{train,val,test}/{NORMAL,PNEUMONIA}/*.jpeg`` (original) or the
-downscaled PNG copy without ``val/``. The subtype and patient come from the file name:
-
-- ``person1004_bacteria_2935`` -> subtype "bacteria", patient "person1004"
-- ``IM-0115-0001`` (and ``IM-0011-0001-0002``) -> subtype "normal", patient "IM-0115"
-- ``NORMAL2-IM-0007-0001`` -> subtype "normal", patient "NORMAL2-IM-0007" (its own numbering)
-
-Any other name is its own patient, with subtype "normal" or "pneumonia" from the folder.
-The same ``personNNN`` is taken as one patient wherever it appears; note that the official
-split has 118 such ids in both train and test (so ``check_no_patient_overlap`` fails on it).
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -57,10 +46,7 @@ class KermanyDataset(CXRDataset):
     name = "kermany"
 
     def __init__(
-        self,
-        root: str | os.PathLike,
-        val_fraction: float | None = None,
-        seed: int = 0,
+        self, root: str | os.PathLike, val_fraction: float | None = None, seed: int = 0,
         on_error: str = "raise",
     ):
         base = find_kermany_base(root)

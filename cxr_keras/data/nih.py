@@ -1,22 +1,5 @@
-"""NIH ChestX-ray14 (Wang et al. 2017): ``Data_Entry_2017*.csv[.gz]`` plus PNG images.
-
-Images may sit anywhere under ``root`` (flat, ``images/``, ``images_0NN/images/``, or the
-``{train,valid,test}/...`` folders of the downscaled sample): the folder is walked once to
-map file names to paths. Label rows whose image is absent are dropped, counted
-(``missing_count``) and reported against the number of rows. "No Finding" becomes class
-"Normal". Rows naming a finding that is not one of ChestX-ray14's (a typo, another file) are
-counted in ``unknown_label_count`` and reported, or raise with ``on_unknown_label="raise"``;
-rows whose findings are known but outside ``classes`` are left out by design and counted by
-finding string in ``excluded_counts``.
-
-Split, first rule that applies (the first two only with ``use_official_split``):
-1. the images' top folders ``train`` / ``valid`` (-> "val") / ``test``, as in the 1000-image
-   sample (whose folders share 18 patients between train and val);
-2. the official ``train_val_list.txt`` / ``test_list.txt`` in ``root``;
-3. a seeded patient-level split of ``test_fraction``.
-Then, when there is no val split yet and ``val_fraction`` is set, val is carved from train
-by patient.
-"""
+"""NIH ChestX-ray14 (Wang et al. 2017): ``Data_Entry_2017*.csv[.gz]`` plus PNG images. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -39,13 +22,7 @@ SALEHINEJAD_CLASSES = ["Normal", "Cardiomegaly", "Effusion", "Edema", "Pneumotho
 # "|" gives No Finding 60,361, Infiltration 9,547, Atelectasis 4,215, Effusion 3,955,
 # Nodule 2,705, Pneumothorax 2,194, Mass 2,139 (next: Consolidation 1,310).
 NG_GUBBI_CLASSES = [
-    "Normal",
-    "Infiltration",
-    "Atelectasis",
-    "Effusion",
-    "Nodule",
-    "Pneumothorax",
-    "Mass",
+    "Normal", "Infiltration", "Atelectasis", "Effusion", "Nodule", "Pneumothorax", "Mass",
 ]
 
 NORMAL = "Normal"
@@ -77,17 +54,10 @@ class NIHChestXray14Dataset(CXRDataset):
     name = "nih_cxr14"
 
     def __init__(
-        self,
-        root: str | os.PathLike,
-        classes: Sequence[str] = SALEHINEJAD_CLASSES,
-        single_label: bool = True,
-        views: Sequence[str] | None = None,
-        val_fraction: float | None = 0.1,
-        test_fraction: float = 0.2,
-        seed: int = 0,
-        use_official_split: bool = True,
-        on_error: str = "raise",
-        on_unknown_label: str = "skip",
+        self, root: str | os.PathLike, classes: Sequence[str] = SALEHINEJAD_CLASSES,
+        single_label: bool = True, views: Sequence[str] | None = None,
+        val_fraction: float | None = 0.1, test_fraction: float = 0.2, seed: int = 0,
+        use_official_split: bool = True, on_error: str = "raise", on_unknown_label: str = "skip",
     ):
         root = Path(root)
         if on_unknown_label not in ON_ERROR:
@@ -206,9 +176,7 @@ def _frame(
     findings = _findings(entries["Finding Labels"])
     frame = pd.DataFrame(
         {
-            "path": [str(index[name]) for name in entries["Image Index"]],
-            "label": "",
-            "split": "",
+            "path": [str(index[name]) for name in entries["Image Index"]], "label": "", "split": "",
             "patient_id": entries["Patient ID"].to_numpy(),
             "view": entries["View Position"].to_numpy(),
             "findings": entries["Finding Labels"].to_numpy(),

@@ -1,10 +1,5 @@
-"""How a phantom is drawn: its parameters and the anatomy, in patient coordinates.
-
-:mod:`cxr_keras.data.phantoms` samples a :class:`PhantomParams` per patient and finding and
-calls :func:`attenuation` on an internal grid (:func:`grid_size`, :func:`grid`), then
-:func:`blur` and :func:`to_output` to resample to the requested size. Coordinates: x to the
-image right (the patient's left), y downwards, both in [-1, 1].
-"""
+"""How a phantom is drawn: its parameters and the anatomy, in patient coordinates. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -222,8 +217,7 @@ def _finding_opacity(finding: str, x, y, lung, p: PhantomParams, info: dict):
         line = np.clip(2.0 * edge, 0, 1) * (blur(region, 0.023) > 0.05)
         info["rim_width"] = rim
         return (
-            -0.05 * region + 0.35 * line + 0.08 * s * remaining * on_side,
-            1.0 - region,
+            -0.05 * region + 0.35 * line + 0.08 * s * remaining * on_side, 1.0 - region,
             (region > 0.5) & (line < 0.05),
         )
     if finding == "consolidation":

@@ -25,12 +25,8 @@ class PhantomDataset(CXRDataset):
     name = "phantoms"
 
     def __init__(
-        self,
-        counts: Mapping[str, int] | int,
-        size: int = 64,
-        seed: int = 0,
-        splits: Mapping[str, float] = DEFAULT_PHANTOM_SPLITS,
-        on_error: str = "raise",
+        self, counts: Mapping[str, int] | int, size: int = 64, seed: int = 0,
+        splits: Mapping[str, float] = DEFAULT_PHANTOM_SPLITS, on_error: str = "raise",
     ):
         counts = _check_counts(counts)
         fractions = _check_splits(splits)
@@ -41,12 +37,8 @@ class PhantomDataset(CXRDataset):
             for index, split in enumerate(_split_labels(count, fractions, rng)):
                 rows.append(
                     (
-                        f"phantom://{finding}/{index:06d}",
-                        finding,
-                        str(split),
-                        f"phantom-{finding}-{index:06d}",
-                        int(next(render_seeds)),
-                        int(size),
+                        f"phantom://{finding}/{index:06d}", finding, str(split),
+                        f"phantom-{finding}-{index:06d}", int(next(render_seeds)), int(size),
                     )
                 )
         frame = pd.DataFrame(

@@ -1,16 +1,5 @@
 """Procedural chest X-ray phantoms: the embedded default dataset (no download, deterministic).
-
-Each phantom is a frontal PA radiograph drawn from simple geometry: a soft-tissue body, two
-lung fields with vascular markings, mediastinum and heart, posterior ribs, clavicles, spine,
-diaphragm domes and a gastric bubble. A seed fixes the patient (body and lung size, heart size,
-rotation, exposure, noise, blur); a finding is drawn on top of that same patient, so
-``render_phantom("effusion", seed=3)`` is patient 3 with an effusion.
-
-The anatomy is drawn in patient coordinates (x to the image right, which is the patient's left;
-y downwards; both in [-1, 1]) on an internal grid finer than the output, and resampled to the
-requested size; random textures come from a fixed-resolution grid, so the anatomy is the same
-at every size.
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -113,9 +102,6 @@ def plot_phantoms_vs_real(real_images: list | None, out_path, size: int = 128, p
     return save_figure(out_path, fig)
 
 
-# --------------------------------------------------------------------------- validation
-
-
 def _check_finding(finding: str) -> int:
     if finding not in PHANTOM_CLASSES:
         raise ValueError(
@@ -161,9 +147,6 @@ def _child_seeds(seed: int, n: int) -> list[int]:
     )
 
 
-# --------------------------------------------------------------------------- parameters
-
-
 def _sample_params(finding: str, seed: int, overrides: Mapping) -> PhantomParams:
     patient = np.random.default_rng([seed, 0])
     findings_rng = np.random.default_rng([seed, 1 + PHANTOM_CLASSES.index(finding)])
@@ -205,9 +188,6 @@ def _sample_params(finding: str, seed: int, overrides: Mapping) -> PhantomParams
     return params
 
 
-# --------------------------------------------------------------------------- drawing
-
-
 def _render(finding: str, size: int, seed: int, overrides: Mapping, describe: bool = False):
     """Return (image, info); info holds geometry and output-size masks when `describe`."""
     _check_finding(finding)
@@ -231,13 +211,9 @@ def _render(finding: str, size: int, seed: int, overrides: Mapping, describe: bo
     to_pixels = size / 2.0 * p.zoom
     heart_half_width = heart_geometry(p)[2]
     info.update(
-        finding=finding,
-        size=size,
-        seed=seed,
-        ctr=float(p.ctr),
+        finding=finding, size=size, seed=seed, ctr=float(p.ctr),
         heart_width=float(2 * heart_half_width * to_pixels),
-        thorax_width=float(2 * p.thorax_half_width * to_pixels),
-        severity=float(p.severity),
+        thorax_width=float(2 * p.thorax_half_width * to_pixels), severity=float(p.severity),
         side=p.side if finding not in ("normal", "cardiomegaly", "edema") else None,
         rotation_deg=float(p.rotation_deg),
         lung_mask=to_output(lung_masks(*grid(n), p).astype(np.float32), p, size) > 0.5,

@@ -13,12 +13,8 @@ from cxr_keras.io import write_csv
 
 
 def patient_split(
-    frame: pd.DataFrame,
-    val_fraction: float,
-    seed: int = 0,
-    stratify: bool = True,
-    source: str | None = "train",
-    target: str = "val",
+    frame: pd.DataFrame, val_fraction: float, seed: int = 0, stratify: bool = True,
+    source: str | None = "train", target: str = "val",
 ) -> pd.DataFrame:
     """Move a seeded fraction of the patients of split ``source`` to split ``target``.
 

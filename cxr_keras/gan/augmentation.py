@@ -1,18 +1,5 @@
 """Differentiable augmentation of every discriminator input, with a fixed or adaptive probability.
-
-The operations follow the idea of DiffAugment (Zhao et al., 2020: augment real *and* fake
-images, in both the D and the G step, with differentiable ops) and the adaptive probability
-of ADA (Karras et al., 2020: raise ``p`` while the discriminator overfits). They are written
-with ``keras.ops`` and ``keras.random`` only, so they run on any Keras backend.
-
-Operations, each applied to an image with probability ``p`` (drawn per image):
-
-* ``"translation"``: shift by up to 1/8 of the height and width; uncovered pixels are 0
-  (mid-grey in [-1, 1]);
-* ``"cutout"``: set a square of half the image size at a random centre to 0;
-* ``"color"``: brightness (add U(-0.5, 0.5)) then contrast (scale about the image mean by
-  U(0.5, 1.5)); no saturation, which means nothing for grayscale X-rays.
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -85,14 +72,9 @@ OPERATIONS = {"translation": translate, "cutout": cutout, "color": color}
 
 
 class DiscriminatorAugment:
-    """The augmentation of D's inputs: a policy, its probability ``p`` and, when adaptive, p's control.
-
-    ``p`` is a non-trainable variable. When ``adaptive``, :meth:`observe` accumulates the
-    overfitting signal ``r_t = E[sign(D(real))]`` and every ``interval`` batches moves ``p`` by
-    ``batch * interval / ramp_images`` up (``r_t > target``) or down, clipped to [0, 1]; so a
-    steadily overfitting D takes ``ramp_images`` real images to push ``p`` from 0 to 1.
-    The random draws come from this object's own ``SeedGenerator``, so switching augmentation
-    on leaves the GAN's latent noise stream unchanged.
+    """The augmentation of D's inputs: a policy, its probability ``p`` (a non-trainable variable)
+    and, when ``adaptive``, ADA's control of ``p`` (docs/modules.md). Draws come from its own
+    ``SeedGenerator``, leaving the GAN's latent noise stream unchanged.
     """
 
     def __init__(self, policy, probability, target: float, interval: int, ramp_images: int,

@@ -12,13 +12,9 @@ from keras import ops
 
 
 class GeneratorAverage:
-    """A clone of ``generator`` whose weights track an exponential moving average of its weights.
-
-    After each generator update, :meth:`update` sets every trainable weight to
-    ``decay_t * average + (1 - decay_t) * weight`` with ``decay_t = decay * min(1, step /
-    warmup_steps)`` (a plain ``decay`` when ``warmup_steps`` is 0), so early averages are not
-    dominated by the random initialization. Non-trainable weights (BatchNorm statistics) are
-    copied.
+    """A clone of ``generator`` whose trainable weights track an exponential moving average of its
+    weights (decay ramped up over ``warmup_steps``); non-trainable ones are copied. Formula:
+    docs/modules.md.
     """
 
     def __init__(self, generator: keras.Model, decay: float, warmup_steps: int = 0):

@@ -1,19 +1,5 @@
-"""What the GAN engine does differently on each Keras backend, besides the step itself.
-
-The step has one version per backend, as keras.io's guides have: ``GAN.train_step``
-(TensorFlow, ``tf.GradientTape``), :mod:`cxr_keras.gan.jax_step` (a pure function of the
-trainer's state, ``jax.grad``) and :mod:`cxr_keras.gan.torch_step` (``torch.autograd.grad``).
-This module holds what the losses and the engine need on every backend:
-
-* replicas and the strategy scope (``tf.distribute`` on TensorFlow, one replica elsewhere), and
-  JAX's data parallelism;
-* :func:`input_gradient` (R1's gradient with respect to the images, differentiable again) and
-  :func:`cond` (lazy R1's branch). On JAX they run their function in a copy of the step's
-  ``keras.StatelessScope`` (:func:`run_in_scope_copy`) and merge the copy's updates (BatchNorm
-  statistics, seeds) back, so no traced value leaks out of ``jax.grad`` or ``jax.lax.cond``.
-
-Other backends raise a ``NotImplementedError`` naming the backend when a GAN is trained.
-"""
+"""What the GAN engine does differently on each Keras backend, besides the step itself. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -66,15 +52,9 @@ class ReplicaSeedGenerator(keras.random.SeedGenerator):
 
 
 def data_parallel(devices=None):
-    """A ``keras.distribution.DataParallel`` over ``devices`` (default: every device JAX sees,
-    across processes after ``keras.distribution.initialize``), for
-    ``keras.distribution.set_distribution`` before the GAN is built.
-
-    JAX only (on TensorFlow, build under a ``tf.distribute`` strategy instead). Each global
-    batch is split over the devices and the weights are replicated; the step is the same
-    global computation, so it matches a single-device step up to float rounding. Over several
-    processes each one feeds its own slice of every batch (:class:`ShuffledBatches` does so by
-    itself, see :func:`process_shard`), so Keras' tf.data auto-sharding is switched off.
+    """A ``keras.distribution.DataParallel`` over ``devices`` (default: every device JAX sees), for
+    ``keras.distribution.set_distribution`` before the GAN is built. JAX only; each process
+    feeds its own slice of every batch, so tf.data auto-sharding is off. Details: docs/modules.md.
     """
     if BACKEND != "jax":
         raise NotImplementedError(

@@ -1,12 +1,5 @@
-"""Shuffled training batches whose order is a pure function of (seed, epoch).
-
-A ``tf.data`` pipeline with ``shuffle(..., reshuffle_each_iteration=True)`` draws a new order
-every epoch from an iterator state that no checkpoint holds, so a resumed run sees other
-batches than an uninterrupted one. :class:`ShuffledBatches` instead permutes the images with
-a generator seeded by ``(seed, epoch)``: epoch 3 has the same batches whether it follows
-epoch 2 in the same process or a restart. It is a ``keras.utils.PyDataset``, so it works
-with every Keras backend.
-"""
+"""Shuffled training batches whose order is a pure function of (seed, epoch). Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -43,27 +36,11 @@ def _as_labels(labels, count: int) -> np.ndarray | None:
 class ShuffledBatches(keras.utils.PyDataset):
     """Batches of ``images`` (and ``labels``, for a conditional GAN) in a per-epoch order.
 
-    Args:
-        images: NHWC array (cast to float32).
-        labels: optional integer labels, one per image; batches are then ``(images, labels)``.
-        batch_size: images per batch, capped at the number of images.
-        seed: seed of the shuffle; epoch ``e`` uses the permutation drawn from ``(seed, e)``.
-        drop_remainder: drop the short last batch (every batch then has ``batch_size`` images).
-        initial_epoch: the 0-based epoch whose batches the first ``fit`` epoch gets.
-        shard: (index, count): serve only slice ``index`` of ``count`` equal slices of every
-            batch; default :func:`cxr_keras.gan.backend.process_shard`, i.e. this process's
-            slice in a multi-process JAX run (every process draws the same global order).
-
-    Each ``fit`` epoch moves to the next epoch's order: ``on_epoch_begin`` moves on when an
-    earlier ``on_epoch_begin`` has been followed by all of that epoch's batches. (TensorFlow's
-    trainer reads the first epoch's batches once before its first ``on_epoch_begin``; the JAX
-    and PyTorch trainers read one batch between two ``on_epoch_begin`` calls to build an
-    unbuilt model. Neither read counts as an epoch, except on JAX and PyTorch when an epoch
-    has a single batch: there the read looks like an epoch, and the orders start one epoch
-    later, the same in a fresh and a resumed run.)
-    :meth:`start_at` sets the epoch the next ``fit`` starts at, e.g. after a resume. Batches
-    are slices of an in-memory array, served in the main thread: Keras' worker pool would
-    start reading before ``on_epoch_begin`` and gain nothing here, so it is not offered.
+    Epoch ``e`` uses the permutation drawn from ``(seed, e)``; ``initial_epoch`` (or
+    :meth:`start_at`) is the epoch the next ``fit`` starts at; ``shard`` = (index, count) serves
+    only that slice of every batch (default: this process's,
+    :func:`~cxr_keras.gan.backend.process_shard`).
+    How ``on_epoch_begin`` counts epochs on each backend: docs/modules.md.
     """
 
     def __init__(self, images, labels=None, batch_size: int = 32, seed: int = 0,
@@ -139,9 +116,7 @@ def training_batches(data, batch_size: int = 32, seed: int = 0):
         return data
     if isinstance(data, (tuple, list)):
         if len(data) != 2:
-            raise ValueError(
-                f"data as a tuple must be (images, labels), got {len(data)} items"
-            )
+            raise ValueError(f"data as a tuple must be (images, labels), got {len(data)} items")
         return ShuffledBatches(data[0], data[1], batch_size=batch_size, seed=seed)
     return ShuffledBatches(data, batch_size=batch_size, seed=seed)
 

@@ -166,13 +166,8 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
 
 class EpochProgress(keras.callbacks.Callback):
-    """Progress over epochs (not batches), with the newest ``monitor`` values.
-
-    Meant for quiet fits (``verbose=0``) that run for minutes, such as one GAN per class:
-    a plain ``tqdm`` bar on stderr that updates in place, or under the runner
-    (:func:`~cxr_keras.progress.plain_progress`) one stdout line per epoch,
-    ``class A: epoch 2/3, 4 s, d_loss=1.234, g_loss=0.567``. A resumed fit counts from the
-    epoch it resumed from.
+    """Progress over epochs (not batches), with the newest ``monitor`` values: a ``tqdm`` bar, or
+    under the runner one stdout line per epoch; a resumed fit counts from its resumed epoch.
     """
 
     def __init__(self, desc: str = "epochs", monitor=("d_loss", "g_loss"),

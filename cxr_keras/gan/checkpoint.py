@@ -1,19 +1,5 @@
 """Crash-safe GAN checkpoints: G and D weights, both optimizers, the noise state, the epoch.
-
-A checkpoint is a folder ``epoch-NNNN`` holding ``generator.weights.h5``,
-``discriminator.weights.h5``, ``state.npz`` (optimizer variables, iteration counts included,
-the GAN's ``SeedGenerator`` state, those of the models' own layers such as dropout (on
-PyTorch also the global random state, which unseeded dropout layers draw from there) and, when
-those options are on, the EMA generator's weights, the augmentation probability with its
-adaptive accumulators and the augmentation seed; see :func:`resumable_state`) and
-``meta.json``. It is written into a hidden temporary folder and renamed into place, so a crash
-mid-save leaves the previous checkpoint intact.
-
-The checkpoint folder also holds a fingerprint stamp (:mod:`cxr_keras.fingerprint`) of the
-inputs that made the run; :func:`resume_epoch` refuses checkpoints made from other inputs or
-trained past the requested epochs, and falls back to the previous checkpoint when the newest
-one cannot be read.
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 

@@ -32,19 +32,11 @@ def train_gan(gan: GAN, dataset, epochs: int, out_dir, *, resume: bool = True,
               seed: int | None = None, fingerprint=None) -> pd.DataFrame:
     """Train a compiled ``gan`` for ``epochs`` epochs, resumably; return the history.
 
-    ``dataset``: an images array or ``(images, labels)`` arrays (batched in an order drawn
-    from ``seed``, default ``gan.seed``, and the epoch, so a resume sees the batches of an
-    uninterrupted run), a ``ShuffledBatches`` or a ``tf.data.Dataset``. Writes
-    ``out_dir/history.csv``, ``out_dir/samples/epoch-NNNN.png`` every ``sample_every`` epochs
-    (None or 0: none) and ``out_dir/checkpoints/epoch-NNNN`` every ``checkpoint_every``
-    epochs (the ``keep`` newest kept). With ``resume=True`` a rerun restores G, D, both
-    optimizers and the noise state from the newest readable checkpoint and goes on.
-    ``fingerprint`` maps what made the run (recipe, data digest, parameters but ``epochs``)
-    to values; checkpoints of other inputs raise ``StaleArtefactError`` (see
-    :func:`~cxr_keras.gan.checkpoint.resume_epoch`). ``strategy``, when given, must be the
-    ``tf.distribute`` strategy under whose ``scope()`` the GAN and its models were built.
-    Under the runner (:func:`~cxr_keras.progress.plain_progress`) a ``verbose`` fit prints one
-    :class:`~cxr_keras.gan.callbacks.EpochProgress` line per epoch instead of Keras' two.
+    ``dataset``: images, ``(images, labels)``, a ``ShuffledBatches`` or a ``tf.data.Dataset``.
+    Writes ``out_dir/history.csv``, ``samples/`` every ``sample_every`` epochs and
+    ``checkpoints/`` every ``checkpoint_every`` (``keep`` newest); ``resume=True`` goes on from
+    the newest readable checkpoint whose ``fingerprint`` matches. ``strategy``: the
+    ``tf.distribute`` strategy the GAN was built under. Details: docs/modules.md.
     """
     if int(epochs) < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")

@@ -61,14 +61,9 @@ def _images_from_latent(generator_or_gan, z, labels):
 def write_generated_pngs(generator_or_gan, n: int, out_dir: str | os.PathLike, labels=None,
                          seed: int | None = 0, batch_size: int = 64,
                          latent_distribution: str = "normal") -> list[Path]:
-    """Generate ``n`` images and write them as 8-bit PNGs; return the paths.
-
-    ``generator_or_gan`` is a GAN / ConditionalGAN or a bare generator taking ``z``. The
-    images equal ``gan.generate(n, seed)``; pixels are quantized with
-    :func:`cxr_keras.data.images.to_uint8`, as the real images are. Files go to
-    ``out_dir/NNNNN.png``, or ``out_dir/<label>/NNNNN.png`` when ``labels`` (an int or ``n``
-    ints, for a ConditionalGAN) are given. ``latent_distribution`` applies to a bare
-    generator only; a GAN uses its own.
+    """Generate ``n`` images (equal to ``gan.generate(n, seed)``) and write them as 8-bit PNGs to
+    ``out_dir/NNNNN.png`` (``out_dir/<label>/`` with ``labels``); return the paths.
+    ``generator_or_gan``: a GAN or a bare generator (then ``latent_distribution`` applies).
     """
     if int(n) < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")

@@ -1,12 +1,5 @@
 """The GAN's ``train_step`` on JAX: a pure function of the trainer's state, as in keras.io's
-"Customizing what happens in fit() with JAX".
-
-:func:`train_step` maps every variable (both networks, both optimizers, the EMA generator, the
-augmentation state, every ``SeedGenerator``, the metrics) to its value in ``state`` with a
-``keras.StatelessScope``, runs TensorFlow's step with ``jax.grad`` for the tape, and returns the
-new values. The losses are the GAN's own (:meth:`GAN.discriminator_loss`,
-:meth:`GAN.generator_loss`), so the numbers are TensorFlow's.
-"""
+"Customizing what happens in fit() with JAX". Details: docs/modules.md."""
 
 from __future__ import annotations
 

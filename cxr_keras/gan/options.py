@@ -1,14 +1,5 @@
-"""Data-efficient GAN training options, all off by default, and how a recipe dict splits.
-
-A "recipe" is a plain dict a profile YAML can hold, e.g.::
-
-    {augment: "translation,cutout,color", augment_p: adaptive, ada_target: 0.6,
-     ema_decay: 0.999, r1_gamma: 1.0, spectral_norm: true}
-
-:func:`split_recipe` hands ``spectral_norm`` and ``minibatch_std`` to ``build_gan_pair`` and
-the rest to ``GAN.compile``: the step's own tricks (``label_smoothing``, ``instance_noise``,
-``d_steps``) and the fields of :class:`TrainingOptions`, which it validates.
-"""
+"""Data-efficient GAN training options, all off by default, and how a recipe dict splits. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 

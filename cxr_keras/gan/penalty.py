@@ -1,10 +1,5 @@
-"""Regularizers of the GAN step: R1 on real images, and mode seeking for the generator.
-
-``R1 = gamma / 2 * E_x ||grad_x D(x)||^2`` over real images ``x`` (Mescheder et al., 2018): it
-pushes D's surface flat around the data, which keeps the discriminator from exploding its
-logits on a small set. Mode seeking (Mao et al., 2019, MSGAN) rewards the generator for
-keeping two noise vectors' images as far apart as the vectors are, against mode collapse.
-"""
+"""Regularizers of the GAN step: R1 on real images, and mode seeking for the generator. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 

@@ -34,8 +34,7 @@ def discriminator_metrics(real_logits, fake_logits, after_logits) -> dict:
     fake_p = ops.sigmoid(ops.cast(fake_logits, "float32"))
     return {
         "d_acc_real": ops.mean(ops.cast(real_p > 0.5, "float32")),
-        "d_acc_fake": ops.mean(ops.cast(fake_p < 0.5, "float32")),
-        "d_x": ops.mean(real_p),
+        "d_acc_fake": ops.mean(ops.cast(fake_p < 0.5, "float32")), "d_x": ops.mean(real_p),
         "d_g_z1": ops.mean(fake_p),
         "d_g_z2": ops.mean(ops.sigmoid(ops.cast(after_logits, "float32"))),
     }

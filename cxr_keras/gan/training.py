@@ -1,13 +1,5 @@
 """One GAN training engine for every paper: a ``keras.Model`` whose ``fit()`` trains G and D.
-
-Each ``train_step`` runs ``d_steps`` discriminator updates on a real and a fake batch, then
-one generator update with the non-saturating loss on the same ``z``, each network with its own
-optimizer (no frozen combined model). Discriminators return logits; D's loss is the sum of the
-real and fake terms. ``GAN.train_step`` is TensorFlow's; JAX's and PyTorch's are
-:mod:`~cxr_keras.gan.jax_step` and :mod:`~cxr_keras.gan.torch_step`. Small-data options are
-:class:`~cxr_keras.gan.options.TrainingOptions`, marked "Option" where used. Why this design:
-docs/package.md.
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -153,7 +145,6 @@ class GAN(keras.Model):
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
-    # ----- random draws ---------------------------------------------------------------
     def sample_latent(self, batch_size):
         """Draw a ``(batch_size, latent_dim)`` float32 noise batch for training."""
         shape = (batch_size, self.latent_dim)
@@ -167,7 +158,6 @@ class GAN(keras.Model):
         noise = keras.random.normal(ops.shape(images), seed=self.seed_generator)
         return images + self.instance_noise * ops.cast(noise, images.dtype)
 
-    # ----- hooks the conditional GAN overrides ------------------------------------------
     def _split_batch(self, data):
         if isinstance(data, (tuple, list)):
             data = data[0]
@@ -208,7 +198,6 @@ class GAN(keras.Model):
             return penalized() if gamma else plain()
         return backend.cond(ops.equal(self.d_optimizer.iterations % every, 0), penalized, plain)
 
-    # ----- training ------------------------------------------------------------------
     def train_step(self, data):
         """One step of ``fit()`` on TensorFlow: ``d_steps`` D updates, then one G update.
 
@@ -292,7 +281,6 @@ class GAN(keras.Model):
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-    # ----- sampling ------------------------------------------------------------------
     def generate(self, n: int, seed: int | None = None, batch_size: int = 64, labels=None):
         """Return ``n`` generated images in [-1, 1] as a float32 numpy array.
 
@@ -322,13 +310,8 @@ class GAN(keras.Model):
 class ConditionalGAN(GAN):
     """GAN whose generator takes ``[z, label]`` and discriminator ``[image, label]``.
 
-    Trains on ``(images, labels)`` batches with integer class labels. Labels of the fake
-    batch are drawn according to ``label_sampling``:
-
-    * ``"uniform"``: every class equally often (the original papers' choice);
-    * ``"empirical"``: from ``class_prior`` (e.g. the training-set class frequencies, which
-      matters for NIH where about 73% of single-label images are No Finding);
-    * ``"batch"``: the real batch's own labels.
+    Trains on ``(images, labels)`` batches. ``label_sampling`` draws the fake batch's labels:
+    ``"uniform"``, ``"empirical"`` (from ``class_prior``) or ``"batch"`` (the real batch's).
     """
 
     def __init__(self, generator, discriminator, latent_dim: int, num_classes: int,

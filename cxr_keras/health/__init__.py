@@ -1,10 +1,5 @@
-"""GAN health: where a GAN's samples sit between "real images" and "one image repeated".
-
-``measure``: embedders, the two references and :func:`gan_health` (one row per GAN);
-``fidelity``: probe, class agreement and near duplicates; ``verdict``: the rules and thresholds
-(docs/verdicts.md); ``judge``: the kit's chest X-ray feature classifier and
-:func:`measure_gan_health`. Builds on :mod:`cxr_keras.metrics`; the reproductions build on it.
-"""
+"""GAN health: where a GAN's samples sit between "real images" and "one image repeated". Details:
+docs/modules.md."""
 
 from cxr_keras.health.judge import (
     feature_classifier,

@@ -1,13 +1,5 @@
-"""Fidelity of generated images: are they their class, can they be told from real ones, and
-how many are near-twins of each other? (docs/verdicts.md)
-
-* :func:`class_agreement`: how often a judge assigns them to their class, over how often it
-  assigns held-out real images of that class to it;
-* :func:`two_sample_auc`: out-of-fold AUC of a logistic probe on :func:`probe_features`
-  telling two image sets apart (0.5: it cannot);
-* :func:`near_duplicate_fraction`: the share of samples with a near-twin among the others
-  (partial mode collapse).
-"""
+"""Fidelity of generated images: are they their class, can they be told from real ones, and how many
+are near-twins of each other? (docs/verdicts.md) Details: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -125,14 +117,9 @@ def _ratio(generated_hits: np.ndarray, real_hits: np.ndarray) -> float:
 
 
 def near_duplicate_fraction(candidate, real, seed: int = 0) -> float:
-    """Share of ``candidate`` items (features) whose nearest other candidate is a near-twin:
-    closer, relative to the set's median pairwise distance, than all but the closest 5% of
-    ``real`` items are to each other (relative to theirs).
-
-    Distances are taken relative to each set's own spread, so a uniformly blurred or shrunk set
-    is not counted as collapsed; the candidate set is cut to the real set's size first (drawn
-    with ``seed``), since more points sit closer together. Real images score about 0.05; one
-    image repeated, 1.
+    """Share of ``candidate`` items whose nearest other candidate is a near-twin, distances taken
+    relative to each set's own spread and the threshold from ``real`` (its closest 5%); the
+    candidates are cut to the real set's size with ``seed``. Figures: docs/modules.md.
     """
     real = as_feature_matrix(real, "real features", min_items=3)
     candidate = as_feature_matrix(candidate, "candidate features", min_items=3)
@@ -158,13 +145,9 @@ def _relative_nearest(features: np.ndarray) -> np.ndarray:
 
 def constructed_failures(real, other_class, other_domain, blur_sigma: float = 2.0,
                          repeated: int = 20, seed: int = 0) -> dict[str, np.ndarray]:
-    """Image sets that stand in for a failed GAN's samples of ``real``'s class, each as many as
-    ``real`` (NHWC in [-1, 1]): the cases the health thresholds are calibrated and tested on.
-
-    ``wrong class``: ``other_class`` images; ``wrong domain``: ``other_domain`` images (e.g.
-    phantoms); ``blurred``: ``real`` blurred with a Gaussian of ``blur_sigma`` px; ``partly
-    collapsed``: ``repeated`` of ``real``'s images repeated to the set size; ``noise``:
-    uniform noise.
+    """Image sets standing in for a failed GAN's samples of ``real``'s class, as many as ``real``:
+    ``wrong class``, ``wrong domain``, ``blurred``, ``partly collapsed``, ``noise``; the cases
+    the health thresholds are calibrated on (docs/modules.md).
     """
     real = _images(real, "real")
     rng = np.random.default_rng(seed)

@@ -1,10 +1,5 @@
 """GAN health after every training, the same way in every notebook: :func:`measure_gan_health`.
-
-The chest X-ray feature space is the kit's own classifier (:func:`feature_classifier`: the
-Davoodi CNN trained on the real training images of every class, nothing generated), since no
-pretrained chest X-ray network can be downloaded; Inception's two FID feature spaces join it
-when the FID weights are installed. Verdicts and thresholds: :mod:`cxr_keras.health.verdict`.
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 

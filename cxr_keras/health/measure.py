@@ -1,12 +1,5 @@
-"""GAN health: where a GAN's samples sit between "real images" and "one image repeated".
-
-Each GAN is compared with held-out real images of its class in every feature space of its
-embedders (:func:`inception_embedder`, :func:`classifier_embedder`, :func:`pixel_embedder`),
-beside two references measured the same way: the **real floor** (training images of the
-class) and the **collapsed reference** (one training image repeated with faint noise,
-:func:`collapsed_images`). :func:`gan_health` returns one row per GAN for ``gan_health.csv``
-with the verdict of :mod:`cxr_keras.health.verdict`. Details and calibration: docs/verdicts.md.
-"""
+"""GAN health: where a GAN's samples sit between "real images" and "one image repeated". Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -42,20 +35,10 @@ from cxr_keras.metrics.memorization import (
 Embedder = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 Judge = Callable[[np.ndarray], np.ndarray]  # images -> (n, C) class probabilities
 COMPARED_METRICS = (
-    "fid",
-    "kid",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "diversity",
-    "nearest_ratio",
+    "fid", "kid", "precision", "recall", "density", "coverage", "diversity", "nearest_ratio",
 )
 KID_SUBSET = 1000  # items per KID subset (Binkowski et al.'s default)
 COLLAPSE_NOISE = 0.02  # std in the [-1, 1] range: about 2.5 grey levels of an 8-bit image
-
-
-# --- Feature spaces --------------------------------------------------------------------------
 
 
 def inception_embedder(model=None, batch_size: int = 32) -> Embedder:
@@ -146,9 +129,6 @@ def embed(images, embedders: Sequence[Embedder]) -> dict[str, np.ndarray]:
     return spaces
 
 
-# --- Reference sets and comparisons ------------------------------------------------------------
-
-
 def collapsed_images(
     images, n: int, noise: float = COLLAPSE_NOISE, index: int = 0, seed: int = 0
 ) -> np.ndarray:
@@ -186,8 +166,7 @@ def compare_sets(
         kid, _ = kernel_inception_distance(reference, candidate, subset_size=KID_SUBSET,
                                            n_subsets=1 if whole_sets else kid_subsets, seed=seed)
     return {
-        "fid": fid,
-        "kid": kid,
+        "fid": fid, "kid": kid,
         **precision_recall(reference, candidate, k=min(pr_k, len(candidate) - 1)),
         **density_coverage(reference, candidate),
         "diversity": diversity_ratio(candidate, reference),
@@ -196,13 +175,8 @@ def compare_sets(
 
 
 def reference_points(
-    train,
-    holdout,
-    n: int,
-    embedders: Sequence[Embedder],
-    kid_subsets: int = 100,
-    noise: float = COLLAPSE_NOISE,
-    seed: int = 0,
+    train, holdout, n: int, embedders: Sequence[Embedder], kid_subsets: int = 100,
+    noise: float = COLLAPSE_NOISE, seed: int = 0,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """The real floor and the collapsed reference for ``n`` generated images of one class.
 
@@ -212,11 +186,8 @@ def reference_points(
     """
     collapsed = collapsed_images(train, n, noise, seed=seed)
     return _references(
-        embed(train, embedders),
-        embed(holdout, embedders),
-        embed(collapsed, embedders),
-        kid_subsets,
-        seed,
+        embed(train, embedders), embed(holdout, embedders), embed(collapsed, embedders),
+        kid_subsets, seed,
     )
 
 
@@ -245,9 +216,6 @@ def memorization_ratio(generated, train, holdout) -> dict[str, float]:
         "memorization_ratio": summary["median_ratio"],
         "near_copy_fraction": summary["fraction_below_threshold"],
     }
-
-
-# --- Health table ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -281,23 +249,16 @@ class GANSamples:
 
 
 def gan_health_row(
-    samples: GANSamples,
-    embedders: Sequence[Embedder],
-    kid_subsets: int = 100,
-    noise: float = COLLAPSE_NOISE,
-    seed: int = 0,
-    judge: Judge | None = None,
+    samples: GANSamples, embedders: Sequence[Embedder], kid_subsets: int = 100,
+    noise: float = COLLAPSE_NOISE, seed: int = 0, judge: Judge | None = None,
 ) -> dict:
     """One GAN's metrics, both references, fidelity checks, training signals, verdict and
     reason (see :func:`gan_health`)."""
     generated = np.asarray(samples.generated, dtype=np.float32)
     row: dict = {
-        "n_generated": len(generated),
-        "n_train": len(samples.train),
-        "n_holdout": len(samples.holdout),
-        "n_floor": min(len(generated), len(samples.train)),
-        "samples_finite": bool(np.isfinite(generated).all()),
-        **training_signals(samples.history),
+        "n_generated": len(generated), "n_train": len(samples.train),
+        "n_holdout": len(samples.holdout), "n_floor": min(len(generated), len(samples.train)),
+        "samples_finite": bool(np.isfinite(generated).all()), **training_signals(samples.history),
     }
     train = embed(samples.train, embedders)
     holdout = embed(samples.holdout, embedders)
@@ -323,14 +284,9 @@ def gan_health_row(
 
 
 def fidelity(samples: GANSamples, judge: Judge | None = None, seed: int = 0) -> dict[str, float]:
-    """The fidelity checks of :mod:`cxr_keras.health.fidelity` for one GAN.
-
-    ``pixel_near_duplicates``: near-twin share in pixel space against the held-out images.
-    ``probe_auc`` (with ``_ci_low`` / ``_ci_high``): the probe telling the generated images
-    from one random half of the training images, beside ``probe_auc_floor``: the same probe
-    telling the other half from it (real vs real; needs 8 training images). With a ``judge``
-    and ``samples.label``: :func:`~cxr_keras.health.fidelity.class_agreement`'s figures,
-    the held-out images being the real ones.
+    """The fidelity checks of :mod:`cxr_keras.health.fidelity` for one GAN: pixel near duplicates,
+    the probe's AUC against half the training images beside ``probe_auc_floor`` (needs 8), and
+    with a ``judge`` and ``samples.label`` the class agreement. Details: docs/modules.md.
     """
     generated = np.asarray(samples.generated, np.float32)
     holdout = np.asarray(samples.holdout, np.float32)
@@ -349,24 +305,13 @@ def fidelity(samples: GANSamples, judge: Judge | None = None, seed: int = 0) -> 
 
 
 def gan_health(
-    gans: Mapping[str, GANSamples],
-    embedders: Sequence[Embedder],
-    kid_subsets: int = 100,
-    noise: float = COLLAPSE_NOISE,
-    seed: int = 0,
-    judge: Judge | None = None,
+    gans: Mapping[str, GANSamples], embedders: Sequence[Embedder], kid_subsets: int = 100,
+    noise: float = COLLAPSE_NOISE, seed: int = 0, judge: Judge | None = None,
 ) -> pd.DataFrame:
-    """One row per GAN (keys of ``gans``, e.g. class names), ready for ``gan_health.csv``.
-
-    Columns: ``gan``, ``verdict``, ``reason``; the counts ``n_generated``, ``n_train``,
-    ``n_holdout``, ``n_floor``; per feature space ``s`` the metrics of
-    :data:`COMPARED_METRICS` against the held-out images as ``s_<metric>`` for the GAN,
-    ``s_<metric>_floor`` for the real floor and ``s_<metric>_collapsed`` for the collapsed
-    reference, plus ``s_memorization_ratio``, ``s_near_copy_fraction`` and
-    ``s_near_duplicates``; the fidelity figures of :func:`fidelity` (``judge``: a callable
-    mapping images to class probabilities, e.g. ``model.predict``); and the training
-    signals of :func:`cxr_keras.health.verdict.training_signals`. Metrics of a GAN whose
-    samples are not finite are NaN (its verdict is ``diverged``).
+    """One row per GAN (keys of ``gans``), ready for ``gan_health.csv``: verdict and reason,
+    per feature space ``s`` the :data:`COMPARED_METRICS` as ``s_<metric>`` beside ``_floor`` and
+    ``_collapsed``, the :func:`fidelity` figures (``judge``: images -> class probabilities) and
+    the training signals. Every column: docs/modules.md.
     """
     if not gans:
         raise ValueError("gans is empty; pass {name: GANSamples(...)} for at least one GAN")

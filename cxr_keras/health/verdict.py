@@ -1,24 +1,5 @@
-"""The health verdict of one GAN from its metrics and its training history.
-
-Checked in :data:`CHECK_ORDER`; the first failed check names the verdict, ``reason`` lists
-every failed check. Rules in one line each (thresholds are the constants below):
-
-- ``diverged``: NaN or inf in the history or the samples, or a loss above
-  :data:`DIVERGED_LOSS` over the last :data:`HISTORY_WINDOW` epochs;
-- ``mode-collapsed``: diversity ratio below :data:`COLLAPSE_DIVERSITY` in any space, more
-  than :data:`NEAR_DUPLICATE_SHARE` of samples with a near-twin, or (with low diversity) no
-  better than the collapsed reference in every space (KID lower or coverage higher);
-- ``memorizing``: median nearest-training distance below :data:`MEMORIZATION_RATIO` of
-  held-out real images';
-- ``wrong-class``: the judge's class agreement below :data:`CLASS_AGREEMENT_RATIO` of real's;
-- ``unfaithful``: no better than the collapsed reference though diverse, or a probe AUC of
-  :data:`UNFAITHFUL_AUC` or above against real images;
-- ``discriminator-wins``: recent D(G(z)) below :data:`D_WINS_FAKE_SCORE` and G loss above
-  :data:`D_WINS_G_LOSS`;
-- ``no-utility``: set by :func:`with_utility` (train-on-synthetic at chance).
-
-Each rule in full and how each threshold was calibrated: docs/verdicts.md.
-"""
+"""The health verdict of one GAN from its metrics and its training history. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -57,12 +38,8 @@ def training_signals(history: pd.DataFrame | None, window: int = HISTORY_WINDOW)
     if window < 1:
         raise ValueError(f"window must be a positive number of epochs, got {window}")
     empty = {
-        "history_epochs": 0,
-        "history_nonfinite": 0,
-        "max_recent_loss": float("nan"),
-        "recent_d_g_z": float("nan"),
-        "recent_g_loss": float("nan"),
-        "g_loss_trend": float("nan"),
+        "history_epochs": 0, "history_nonfinite": 0, "max_recent_loss": float("nan"),
+        "recent_d_g_z": float("nan"), "recent_g_loss": float("nan"), "g_loss_trend": float("nan"),
     }
     if history is None or len(history) == 0:
         return empty
@@ -76,8 +53,7 @@ def training_signals(history: pd.DataFrame | None, window: int = HISTORY_WINDOW)
     losses = recent[[c for c in LOSS_COLUMNS if c in recent.columns]].to_numpy(np.float64)
     score_column = next((c for c in FAKE_SCORE_COLUMNS if c in recent.columns), None)
     return {
-        "history_epochs": len(history),
-        "history_nonfinite": int((~np.isfinite(numeric)).sum()),
+        "history_epochs": len(history), "history_nonfinite": int((~np.isfinite(numeric)).sum()),
         "max_recent_loss": float(np.max(losses)),
         "recent_d_g_z": float(recent[score_column].mean()) if score_column else float("nan"),
         "recent_g_loss": float(recent["g_loss"].mean()),

@@ -1,9 +1,6 @@
-"""Evaluation: FID, KID, IS, precision/recall, density/coverage, memorization audit,
-synthetic-image utility, classifier statistics, plots (GAN health: :mod:`cxr_keras.health`).
-
-Names are imported from their submodules on first use, so ``import cxr_keras.metrics`` is
-cheap and never loads TensorFlow; only the Inception helpers and
-``inception_score_from_images`` / ``load_is_classifier`` do when called.
+"""Evaluation: FID, KID, IS, precision/recall, density/coverage, memorization audit, synthetic-image
+utility, classifier statistics, plots (GAN health: :mod:`cxr_keras.health`). Details:
+docs/modules.md.
 """
 
 from __future__ import annotations

@@ -1,24 +1,5 @@
-"""Classifier metrics as the four papers report them, with bootstrap confidence intervals.
-
-Inputs everywhere: ``y_true`` integer labels in ``[0, C)``; ``y_prob`` an (n, C) array of
-class probabilities, or an (n,) array of the probability of class 1 for a binary task;
-``class_names`` the C names in label order.
-
-Reports are tidy frames with columns ``class``, ``metric``, ``value`` (``class`` is
-``"all"`` for whole-test-set metrics), so runs over folds or seeds stack, and ``frame.pivot(index="class", columns="metric", values="value")``
-gives a paper-style table.
-
-Per-class "accuracy" means two different things in the papers:
-
-* ``accuracy_ovr`` is one-vs-rest accuracy (TP + TN) / n, as in Davoodi & Lo Giudice's
-  Table 4 (beside sensitivity = ``recall`` and ``specificity``);
-* ``recall`` (= sensitivity, the fraction of a class's images labelled correctly) is what
-  Salehinejad et al. call per-class accuracy in their Table 1.
-
-Binary tasks take class 1 as the positive class for ``roc_auc``, ``fpr`` and ``tpr`` in the
-``"all"`` rows (Kora Venu & Ravula's Table 1); multi-class ``roc_auc`` is the one-vs-rest
-macro average.
-"""
+"""Classifier metrics as the four papers report them, with bootstrap confidence intervals. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -96,31 +77,18 @@ def classification_report_frame(
     specificity = _ratio(tn, tn + fp)
     auc = np.array([_binary_auc(y_true == label, y_prob[:, label]) for label in labels])
     per_class = {
-        "support": support,
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "tn": tn,
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "specificity": specificity,
-        "accuracy_ovr": (tp + tn) / len(y_true),
-        "roc_auc": auc,
-        "fpr": 1.0 - specificity,
+        "support": support, "tp": tp, "fp": fp, "fn": fn, "tn": tn, "precision": precision,
+        "recall": recall, "f1": f1, "specificity": specificity,
+        "accuracy_ovr": (tp + tn) / len(y_true), "roc_auc": auc, "fpr": 1.0 - specificity,
         "tpr": recall,
     }
     binary = len(class_names) == 2
     overall = {
-        "accuracy": accuracy_score(y_true, y_pred),
-        "precision_macro": precision.mean(),
-        "recall_macro": recall.mean(),
-        "f1_macro": f1.mean(),
-        "specificity_macro": _nanmean(specificity),
-        "roc_auc": auc[1] if binary else _nanmean(auc),
+        "accuracy": accuracy_score(y_true, y_pred), "precision_macro": precision.mean(),
+        "recall_macro": recall.mean(), "f1_macro": f1.mean(),
+        "specificity_macro": _nanmean(specificity), "roc_auc": auc[1] if binary else _nanmean(auc),
         "fpr": per_class["fpr"][1] if binary else _nanmean(per_class["fpr"]),
-        "tpr": recall[1] if binary else recall.mean(),
-        "support": len(y_true),
+        "tpr": recall[1] if binary else recall.mean(), "support": len(y_true),
     }
     rows = [(OVERALL, metric, float(value)) for metric, value in overall.items()]
     rows += [
@@ -140,8 +108,7 @@ def confusion_matrix_frame(
         y_true, predict_labels(y_prob, threshold), labels=np.arange(len(class_names))
     )
     return pd.DataFrame(
-        matrix,
-        index=pd.Index(class_names, name="true"),
+        matrix, index=pd.Index(class_names, name="true"),
         columns=pd.Index(class_names, name="predicted"),
     )
 
@@ -150,15 +117,10 @@ def bootstrap_distribution(
     metric_fn: Callable, y_true, y_prob, n_boot: int = 1000, seed: int = 0, groups=None,
     strata=None,
 ) -> np.ndarray:
-    """``metric_fn(y_true, y_prob)`` on ``n_boot`` resamples (NaN where it raises ValueError,
-    e.g. a resample without one of the classes).
+    """``metric_fn(y_true, y_prob)`` on ``n_boot`` resamples (NaN where it raises ValueError).
 
-    With ``groups`` (e.g. patient ids) whole groups are resampled with replacement, so images
-    of one patient stay together, as they must when they are not independent. With
-    ``strata`` (one value per prediction, e.g. the true labels) each stratum is resampled on
-    its own and keeps its number of units, so per-class metrics are not computed on
-    resamples that lost a class: the right resampling for a test set whose class counts are
-    fixed by design. A group with images in several strata is one unit in each of them.
+    ``groups`` (e.g. patient ids): whole groups are resampled; ``strata`` (e.g. true labels):
+    each stratum is resampled on its own, keeping its number of units.
     """
     y_true, y_prob = np.asarray(y_true), np.asarray(y_prob)
     if len(y_true) != len(y_prob):
@@ -192,14 +154,8 @@ def bootstrap_distribution(
 
 
 def bootstrap_ci(
-    metric_fn: Callable,
-    y_true,
-    y_prob,
-    n_boot: int = 1000,
-    alpha: float = 0.05,
-    seed: int = 0,
-    groups=None,
-    strata=None,
+    metric_fn: Callable, y_true, y_prob, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
+    groups=None, strata=None,
 ) -> dict:
     """Percentile bootstrap CI of a scalar metric: estimate, low, high and the replicate counts
     (``groups`` and ``strata`` as in :func:`bootstrap_distribution`)."""
@@ -217,24 +173,14 @@ def bootstrap_ci(
         )
     low, high = np.percentile(valid, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return {
-        "estimate": float(metric_fn(np.asarray(y_true), np.asarray(y_prob))),
-        "low": float(low),
-        "high": float(high),
-        "alpha": alpha,
-        "n_boot": n_boot,
-        "n_valid": len(valid),
+        "estimate": float(metric_fn(np.asarray(y_true), np.asarray(y_prob))), "low": float(low),
+        "high": float(high), "alpha": alpha, "n_boot": n_boot, "n_valid": len(valid),
     }
 
 
 def report_with_ci(
-    y_true,
-    y_prob,
-    class_names: Sequence[str],
-    threshold: float = 0.5,
-    patient_ids=None,
-    n_boot: int = 200,
-    alpha: float = 0.05,
-    seed: int = 0,
+    y_true, y_prob, class_names: Sequence[str], threshold: float = 0.5, patient_ids=None,
+    n_boot: int = 200, alpha: float = 0.05, seed: int = 0,
 ) -> pd.DataFrame:
     """The report plus percentile bootstrap CI columns ``ci_low`` and ``ci_high``.
 

@@ -1,15 +1,5 @@
-"""Image conventions for every metric in the kit, written down in one place.
-
-* Images inside the kit are NHWC float arrays in [-1, 1] (the tanh range of the generators),
-  grayscale with one channel unless a paper asks for three.
-* Before any metric sees them, real and generated images are quantized exactly as a saved
-  8-bit PNG would be: ``round(clip((x + 1) * 127.5, 0, 255))``. The same fixed mapping is used
-  for real and generated images; there is no per-image contrast stretching, which would
-  change the statistics of one set relative to the other and bias FID/KID.
-* The FID Inception port (``cxr_keras.metrics.inception``) takes NHWC float32 in [0, 255]
-  with 3 channels and resizes to 299x299 itself; grayscale images get their single channel
-  repeated three times.
-"""
+"""Image conventions for every metric in the kit, written down in one place. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 

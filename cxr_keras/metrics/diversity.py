@@ -1,16 +1,5 @@
 """Distances between a generated and a real set in any feature space: spread, closeness, density.
-
-Every function takes (n, d) feature matrices; images of any shape are flattened, so the same
-calls work on Inception features, a classifier's penultimate-layer features or raw pixels.
-
-- :func:`diversity_ratio`: how spread out the generated items are, over the same for real
-  items (about 1: as varied as real; near 0: mode collapse).
-- :func:`nearest_distance_ratio`: how far generated items sit from their nearest real item,
-  over how far real items sit from their nearest other real item (about 1: among the real
-  items; well above 1: unlike any; near 0: copies).
-- :func:`density_coverage`: Naeem et al. (2020), "Reliable fidelity and diversity metrics for
-  generative models".
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -83,15 +72,8 @@ def nearest_distance_ratio(generated, real, batch_size: int = 1024) -> float:
 def density_coverage(
     real, generated, k: int = DENSITY_COVERAGE_K, batch_size: int = 1024
 ) -> dict[str, float]:
-    """Density and coverage of Naeem et al. (2020).
-
-    Around each real item X_i lies the ball of radius r_i, its distance to its k-th nearest
-    other real item. ``density`` = (1 / kM) sum over the M generated items of the number of
-    balls containing it: about 1 when generated items are distributed like real ones, above 1
-    when they crowd into dense real regions, 0 when they lie outside every ball. ``coverage``
-    = the fraction of real balls containing at least one generated item (1: every real mode is
-    reached; near 0: collapse). "Containing" is strict (d < r_i), as in the authors' code, so a
-    set scored against itself has density and coverage exactly 1 when distances are distinct.
+    """Density and coverage of Naeem et al. (2020), balls of each real item's k-th nearest real
+    neighbour distance (strictly inside, as in the authors' code); definitions: docs/modules.md.
     """
     real = as_feature_matrix(real, "real", min_items=k + 1)
     generated = as_feature_matrix(generated, "generated")

@@ -1,13 +1,5 @@
 """Batched FID Inception feature extraction, and an on-disk cache so each real set is embedded once.
-
-A cache file holds its set's key and a checksum of its features; a file that is unreadable,
-of another set, of the wrong shape or count, or whose checksum fails is named in a warning,
-removed and rebuilt, never returned.
-
-Images follow the kit's convention (NHWC float in [-1, 1], 1 or 3 channels, any size); they go
-through :func:`cxr_keras.metrics.conversions.to_inception_input` here, the one conversion used
-for real and generated images alike.
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -89,13 +81,8 @@ def _iter_batches(
 
 
 def extract_features(
-    images_or_dataset,
-    model=None,
-    dims: Sequence[int] = FEATURE_DIMS,
-    batch_size: int = 32,
-    progress: bool = True,
-    name: str = "images",
-    allow_nonnegative: bool = False,
+    images_or_dataset, model=None, dims: Sequence[int] = FEATURE_DIMS, batch_size: int = 32,
+    progress: bool = True, name: str = "images", allow_nonnegative: bool = False,
 ) -> dict[int, np.ndarray]:
     """Inception features ``{2048: (n, 2048), 768: (n, 768)}`` (float64) of [-1, 1] NHWC images.
 
@@ -151,22 +138,15 @@ def cache_key(
         )
     payload = json.dumps(
         {"set": identity, "preprocessing": preprocessing_key, "features_version": FEATURES_VERSION},
-        sort_keys=True,
-        default=str,
+        sort_keys=True, default=str,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def cached_features(
-    file_list_or_key: str | Sequence[str | os.PathLike],
-    loader_fn: Callable[[Any], Any],
-    preprocessing_key: str | Mapping,
-    cache_dir: str | os.PathLike = DEFAULT_CACHE_DIR,
-    *,
-    model=None,
-    dims: Sequence[int] = FEATURE_DIMS,
-    batch_size: int = 32,
-    progress: bool = True,
+    file_list_or_key: str | Sequence[str | os.PathLike], loader_fn: Callable[[Any], Any],
+    preprocessing_key: str | Mapping, cache_dir: str | os.PathLike = DEFAULT_CACHE_DIR, *,
+    model=None, dims: Sequence[int] = FEATURE_DIMS, batch_size: int = 32, progress: bool = True,
 ) -> dict[int, np.ndarray]:
     """Features of a real image set, computed once and then read from `cache_dir`.
 
@@ -182,12 +162,8 @@ def cached_features(
     if cached is not None:
         return {d: cached[d] for d in dims}
     features = extract_features(
-        loader_fn(file_list_or_key),
-        model=model,
-        dims=FEATURE_DIMS,
-        batch_size=batch_size,
-        progress=progress,
-        name="the images loader_fn returned",
+        loader_fn(file_list_or_key), model=model, dims=FEATURE_DIMS, batch_size=batch_size,
+        progress=progress, name="the images loader_fn returned",
     )
     if expected is not None and len(features[FEATURE_DIMS[0]]) != expected:
         raise ValueError(

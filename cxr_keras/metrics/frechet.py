@@ -1,14 +1,5 @@
-"""Frechet Inception Distance (Heusel et al. 2017), following pytorch-fid's numerics.
-
-FID compares the Gaussians fitted to Inception features of two image sets:
-``||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))``.
-
-Sample size: the covariance of ``n`` feature vectors of dimension ``d`` has rank at most
-``n - 1``. With ``n <= d`` it is singular and FID is dominated by the estimator's bias (the
-reason Kora Venu & Ravula use 768-d Mixed_6e features for fewer than 2,048 images).
-:func:`feature_statistics` raises for ``n < 2`` and warns for ``n <= d``; pass
-``strict=True`` to make the second case an error too.
-"""
+"""Frechet Inception Distance (Heusel et al. 2017), following pytorch-fid's numerics. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -54,19 +45,13 @@ def frechet_distance(
 ) -> float:
     """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2).
 
-    ``method="eigh"`` (default) computes ``tr((S1 S2)^(1/2))`` as the sum of the square roots
-    of the eigenvalues of the symmetric matrix ``S1^(1/2) S2 S1^(1/2)``, which has the same
-    spectrum as ``S1 S2``: mathematically the same number, and about twice as fast as a
-    general matrix square root at 2048 dimensions on a 2-core CPU (agreement within 1e-6
-    relative is tested). ``method="sqrtm"`` follows pytorch-fid's numerics
-    exactly (``eps`` is added to both diagonals only when the square root is not finite).
-    Either way, a square root with an imaginary part above ``imag_tol`` (the inputs are not
-    valid covariances) is refused; below that the imaginary part is dropped.
+    ``method``: ``"eigh"`` (default; the eigenvalues of ``S1^(1/2) S2 S1^(1/2)``, same value) or
+    ``"sqrtm"`` (pytorch-fid's numerics, ``eps``); a square root with an imaginary part above
+    ``imag_tol`` is refused. Speed and agreement: docs/modules.md.
     """
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
     sigma1, sigma2 = (
-        np.atleast_2d(sigma1).astype(np.float64),
-        np.atleast_2d(sigma2).astype(np.float64),
+        np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64),
     )
     dim = mu1.shape[0]
     if mu1.shape != (dim,) or mu2.shape != (dim,):
@@ -159,14 +144,8 @@ def _frechet_distance_of_few(real_features: np.ndarray, fake_features: np.ndarra
 
 
 def fid(
-    real,
-    fake,
-    dims: int = 2048,
-    model=None,
-    batch_size: int = 32,
-    strict: bool = False,
-    progress: bool = False,
-    allow_nonnegative: bool = False,
+    real, fake, dims: int = 2048, model=None, batch_size: int = 32, strict: bool = False,
+    progress: bool = False, allow_nonnegative: bool = False,
 ) -> float:
     """FID between two image sets ([-1, 1] NHWC) or two precomputed (n, d) feature arrays.
 

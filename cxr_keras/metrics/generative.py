@@ -19,9 +19,6 @@ from cxr_keras.metrics.memorization import distance_blocks
 KERAS_INCEPTION_WEIGHTS = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 
 
-# --- Kernel Inception Distance ---------------------------------------------------------------
-
-
 def polynomial_mmd2_unbiased(x, y) -> float:
     """Unbiased MMD^2 between samples x and y with the kernel k(a, b) = (a.b / d + 1)^3."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -44,14 +41,8 @@ def polynomial_mmd2_unbiased(x, y) -> float:
 
 
 def kernel_inception_distance(
-    real,
-    fake,
-    n_subsets: int = 100,
-    subset_size: int = 1000,
-    seed: int = 0,
-    dims: int = 2048,
-    model=None,
-    allow_nonnegative: bool = False,
+    real, fake, n_subsets: int = 100, subset_size: int = 1000, seed: int = 0, dims: int = 2048,
+    model=None, allow_nonnegative: bool = False,
 ) -> tuple[float, float]:
     """KID (Binkowski et al. 2018): mean and std of the unbiased MMD^2 over random subsets.
 
@@ -91,9 +82,6 @@ class WholeSetSubsetWarning(UserWarning):
     """KID subsets are as large as a whole set, so they do not vary and the std means little."""
 
 
-# --- Inception Score -------------------------------------------------------------------------
-
-
 def inception_score(probs, splits: int = 10) -> tuple[float, float]:
     """Inception Score exp(E_x KL(p(y|x) || p(y))): mean and std over ``splits`` chunks."""
     probs = np.asarray(probs, dtype=np.float64)
@@ -117,13 +105,8 @@ def inception_score(probs, splits: int = 10) -> tuple[float, float]:
 def inception_score_from_images(
     images, classifier, splits: int = 10, batch_size: int = 32
 ) -> tuple[float, float]:
-    """Inception Score of [-1, 1] NHWC images under a Keras ImageNet classifier.
-
-    The FID Inception network has no logits layer, so IS uses Keras' ImageNet InceptionV3
-    (:func:`load_is_classifier`). Its 1000 classes differ from the 1008-class TF graph behind
-    published IS values, so the numbers here are comparable within the kit only. Images are
-    quantized like PNGs, given 3 channels, resized to the classifier's input and scaled to
-    [-1, 1] (InceptionV3 preprocessing); the classifier must end in a softmax.
+    """Inception Score of [-1, 1] NHWC images under a Keras ImageNet classifier ending in a softmax
+    (default :func:`load_is_classifier`); comparable within the kit only (docs/modules.md).
     """
     from keras import ops
 
@@ -148,9 +131,6 @@ def load_is_classifier(weights_path):
     import keras
 
     return keras.applications.InceptionV3(weights=str(weights_path))
-
-
-# --- Precision and recall (Kynkaanniemi et al. 2019) -----------------------------------------
 
 
 def knn_radii(features, k: int = 3, batch_size: int = 1024) -> np.ndarray:

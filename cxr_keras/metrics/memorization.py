@@ -1,11 +1,5 @@
-"""Memorization audit: is a generated image a near copy of a training image?
-
-Each generated image is matched to its nearest training image, in Inception feature space and
-optionally in pixel space. The distances only mean something against a baseline: the distance
-from held-out real images to their nearest training image (:func:`real_to_real_distances`).
-A generated image closer to the training set than almost all held-out real images are is a
-memorization candidate.
-"""
+"""Memorization audit: is a generated image a near copy of a training image? Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -50,12 +44,8 @@ def nearest_neighbours(
 
 
 def memorization_audit(
-    generated_feats,
-    train_feats,
-    generated_pixels=None,
-    train_pixels=None,
-    metric: str = "euclidean",
-    batch_size: int = 1024,
+    generated_feats, train_feats, generated_pixels=None, train_pixels=None,
+    metric: str = "euclidean", batch_size: int = 1024,
 ) -> pd.DataFrame:
     """One row per generated image: nearest training image and distance per space.
 
@@ -104,11 +94,8 @@ def memorization_summary(
     threshold = float(np.percentile(baseline, percentile))
     flagged = distances < threshold
     return {
-        "space": space,
-        "percentile": percentile,
-        "threshold": threshold,
-        "n_generated": len(distances),
-        "n_below_threshold": int(flagged.sum()),
+        "space": space, "percentile": percentile, "threshold": threshold,
+        "n_generated": len(distances), "n_below_threshold": int(flagged.sum()),
         "fraction_below_threshold": float(flagged.mean()),
         "median_ratio": float(np.median(distances) / np.median(baseline)),
     }

@@ -1,13 +1,5 @@
-"""Paired comparisons: the difference A - B over the same test images and the same seeds.
-
-Two methods scored on the same test images by classifiers trained with the same seeds are
-compared on the per-image, per-seed difference of their scores (e.g. 100 when an image is
-labelled right, 0 when wrong: differences in accuracy points). :func:`paired_difference`
-bootstraps it resampling seeds and test clusters (patients) together, and says how much of the
-spread comes from each: the bootstrap SD with the seeds fixed (test resampling alone) and with
-the images fixed (seed resampling alone). :func:`detectable_difference` turns the SD into the
-smallest difference the run could detect.
-"""
+"""Paired comparisons: the difference A - B over the same test images and the same seeds. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 

@@ -15,15 +15,11 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from cxr_keras.metrics.classification import (
-    bootstrap_distribution,
-    prepare_predictions,
-)
+from cxr_keras.metrics.classification import bootstrap_distribution, prepare_predictions
 from cxr_keras.metrics.conversions import to_uint8_range
 
 GAN_HISTORY_PANELS = {
-    "Loss": ("d_loss", "g_loss"),
-    "Discriminator accuracy": ("d_acc_real", "d_acc_fake"),
+    "Loss": ("d_loss", "g_loss"), "Discriminator accuracy": ("d_acc_real", "d_acc_fake"),
     "Discriminator output": ("d_x", "d_g_z1", "d_g_z2"),
 }
 NORMALIZATIONS = (None, "true", "pred", "all")
@@ -66,13 +62,8 @@ def plot_image_grid(images, titles: Sequence[str] | None = None, ncols: int = 8)
 
 
 def plot_roc_curves(
-    y_true,
-    y_prob,
-    class_names: Sequence[str],
-    ci: bool = True,
-    n_boot: int = 200,
-    alpha: float = 0.05,
-    seed: int = 0,
+    y_true, y_prob, class_names: Sequence[str], ci: bool = True, n_boot: int = 200,
+    alpha: float = 0.05, seed: int = 0,
 ):
     """ROC curve per class (one-vs-rest; only the positive class if binary) with bootstrap bands."""
     y_true, y_prob, class_names = prepare_predictions(y_true, y_prob, class_names)
@@ -90,10 +81,7 @@ def plot_roc_curves(
             ax.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
     ax.set(
-        xlabel="False positive rate",
-        ylabel="True positive rate",
-        xlim=(0, 1),
-        ylim=(0, 1.02),
+        xlabel="False positive rate", ylabel="True positive rate", xlim=(0, 1), ylim=(0, 1.02),
         title="ROC" + (f" with {100 * (1 - alpha):.0f}% bootstrap bands" if ci else ""),
     )
     ax.legend(loc="lower right", fontsize=8)
@@ -115,8 +103,7 @@ def plot_confusion_matrix(cm, class_names: Sequence[str], normalize: str | None 
         raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
     if normalize is not None:
         totals = {
-            "true": cm.sum(axis=1, keepdims=True),
-            "pred": cm.sum(axis=0, keepdims=True),
+            "true": cm.sum(axis=1, keepdims=True), "pred": cm.sum(axis=0, keepdims=True),
             "all": cm.sum(),
         }[normalize]
         cm = np.divide(cm, totals, out=np.zeros_like(cm), where=totals > 0)
@@ -127,20 +114,14 @@ def plot_confusion_matrix(cm, class_names: Sequence[str], normalize: str | None 
     for (row, column), value in np.ndenumerate(cm):
         text = f"{value:.2f}" if normalize else f"{int(value)}"
         ax.text(
-            column,
-            row,
-            text,
-            ha="center",
-            va="center",
-            fontsize=9,
+            column, row, text, ha="center", va="center", fontsize=9,
             color="white" if value > threshold else "black",
         )
     ticks = np.arange(len(class_names))
     ax.set_xticks(ticks, labels=class_names, rotation=45, ha="right")
     ax.set_yticks(ticks, labels=class_names)
     ax.set(
-        xlabel="Predicted",
-        ylabel="True",
+        xlabel="Predicted", ylabel="True",
         title="Confusion matrix" + (f" (normalized by {normalize})" if normalize else ""),
     )
     return fig

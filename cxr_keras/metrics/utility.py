@@ -1,13 +1,4 @@
-"""Utility of synthetic images: train on synthetic, test on real (TSTR).
-
-A classifier trained on synthetic images only is tested on the real test set, beside the same
-classifier trained on as many real training images per class. Synthetic images that carry
-their class's information score like real ones; images that do not score near chance.
-
-The training is a callable ``fit_predict(x_train, y_train, x_test) -> probabilities`` (an
-(n, C) array, or (n,) of P(class 1) for a binary task), so this module does not depend on
-how a classifier is built or trained.
-"""
+"""Utility of synthetic images: train on synthetic, test on real (TSTR); docs/modules.md."""
 
 from __future__ import annotations
 
@@ -49,24 +40,15 @@ def matched_subsets(
 
 
 def synthetic_utility(
-    fit_predict: FitPredict,
-    synthetic: tuple[np.ndarray, np.ndarray],
-    real_train: tuple[np.ndarray, np.ndarray],
-    real_test: tuple[np.ndarray, np.ndarray],
-    class_names: Sequence[str],
-    n_boot: int = 1000,
-    alpha: float = 0.05,
-    seed: int = 0,
+    fit_predict: FitPredict, synthetic: tuple[np.ndarray, np.ndarray],
+    real_train: tuple[np.ndarray, np.ndarray], real_test: tuple[np.ndarray, np.ndarray],
+    class_names: Sequence[str], n_boot: int = 1000, alpha: float = 0.05, seed: int = 0,
 ) -> pd.DataFrame:
     """Train-on-synthetic / test-on-real beside train-on-real, with bootstrap CIs.
 
-    ``synthetic``, ``real_train`` and ``real_test`` are ``(images, integer labels)`` pairs.
-    Both training sets are cut to the same per-class counts (:func:`matched_subsets`), each is
-    passed to ``fit_predict`` with the real test images, and accuracy (and ROC AUC when the
-    task is binary) is bootstrapped over the test set, resampled within each true class.
-
-    Returns one row per training set and metric: ``trained_on`` (``synthetic`` or ``real``),
-    ``metric``, ``estimate``, ``ci_low``, ``ci_high``, ``n_train``, ``n_test``.
+    ``synthetic``, ``real_train``, ``real_test``: ``(images, labels)`` pairs; both training sets
+    are cut to the same per-class counts. One row per ``trained_on`` and ``metric``: ``estimate``,
+    ``ci_low``, ``ci_high``, ``n_train``, ``n_test``.
     """
     if not callable(fit_predict):
         raise TypeError("fit_predict must be a callable fit_predict(x_train, y_train, x_test)")
@@ -74,9 +56,7 @@ def synthetic_utility(
     (x_synthetic, y_synthetic), (x_real, y_real) = synthetic, real_train
     x_test, y_test = real_test
     for name, (x, y) in {
-        "synthetic": synthetic,
-        "real_train": real_train,
-        "real_test": real_test,
+        "synthetic": synthetic, "real_train": real_train, "real_test": real_test,
     }.items():
         if len(x) != len(y):
             raise ValueError(f"{name} has {len(x)} images but {len(y)} labels")
@@ -87,8 +67,7 @@ def synthetic_utility(
     rows = []
     for trained_on, x_train, y_train in (
         (
-            "synthetic",
-            np.asarray(x_synthetic)[synthetic_index],
+            "synthetic", np.asarray(x_synthetic)[synthetic_index],
             np.asarray(y_synthetic)[synthetic_index],
         ),
         ("real", np.asarray(x_real)[real_index], np.asarray(y_real)[real_index]),
@@ -101,12 +80,8 @@ def synthetic_utility(
             )
             rows.append(
                 {
-                    "trained_on": trained_on,
-                    "metric": metric,
-                    "estimate": interval["estimate"],
-                    "ci_low": interval["low"],
-                    "ci_high": interval["high"],
-                    "n_train": len(y_train),
+                    "trained_on": trained_on, "metric": metric, "estimate": interval["estimate"],
+                    "ci_low": interval["low"], "ci_high": interval["high"], "n_train": len(y_train),
                     "n_test": len(labels),
                 }
             )

@@ -1,12 +1,4 @@
-"""Every paper's networks, and a registry so notebooks pick a GAN by name.
-
-Generators end in ``tanh``; discriminators return **logits** (the papers' sigmoid is folded
-into the ``from_logits=True`` losses of :mod:`cxr_keras.gan.training`).
-
->>> generator, discriminator = build_gan_pair("davoodi", image_size=64)
->>> spec = GAN_ARCHITECTURES["davoodi"]; spec.latent.dim, spec.latent.distribution
-(100, 'uniform')
-"""
+"""Every paper's networks, and a registry so notebooks pick a GAN by name; docs/modules.md."""
 
 from __future__ import annotations
 
@@ -69,14 +61,9 @@ def build_gan_pair(name: str, image_size: int | None = None, channels: int | Non
                    **kwargs) -> tuple[keras.Model, keras.Model]:
     """Build ``(generator, discriminator)`` of the paper ``name`` (a key of GAN_ARCHITECTURES).
 
-    ``image_size`` and ``channels`` default to the paper's; every pair builds at
-    ``channels=1`` (grayscale X-rays). ``spectral_norm=True`` wraps the discriminator's
-    convolutions and dense layers in ``keras.layers.SpectralNormalization`` (Miyato et al.,
-    2018; off by default); ``minibatch_std=True`` puts a
-    :class:`~cxr_keras.models.layers.MinibatchStdDev` channel before the discriminator's last
-    layer (Karras et al., 2018; Sequential discriminators only; off by default). Other keyword
-    arguments go to the builder(s) that accept them, e.g. ``variant="paper"`` (Kora Venu, both
-    networks), ``latent_dim`` (generator only), ``num_classes`` (``ng_gubbi_cgan``, both).
+    ``spectral_norm`` / ``minibatch_std`` change the discriminator (off by default); other
+    keyword arguments go to the builder(s) that accept them (e.g. ``variant``, ``latent_dim``,
+    ``num_classes``). Details: docs/modules.md.
     """
     if name not in GAN_ARCHITECTURES:
         raise KeyError(f"unknown GAN architecture {name!r}; choose from {sorted(GAN_ARCHITECTURES)}")
@@ -102,10 +89,8 @@ def build_gan_pair(name: str, image_size: int | None = None, channels: int | Non
 
 __all__ = [
     "GAN_ARCHITECTURES", "GanSpec", "LatentSpec", "MinibatchStdDev", "TapSumConv2D",
-    "build_gan_pair",
-    "davoodi_cnn", "davoodi_discriminator", "davoodi_generator", "kora_venu_cnn",
-    "kora_venu_discriminator", "kora_venu_generator",
-    "ng_gubbi_conditional_discriminator",
+    "build_gan_pair", "davoodi_cnn", "davoodi_discriminator", "davoodi_generator", "kora_venu_cnn",
+    "kora_venu_discriminator", "kora_venu_generator", "ng_gubbi_conditional_discriminator",
     "ng_gubbi_conditional_generator", "ng_gubbi_discriminator", "ng_gubbi_generator",
     "salehinejad_dcnn", "salehinejad_discriminator", "salehinejad_generator",
     "with_minibatch_std", "with_spectral_norm",

@@ -1,19 +1,5 @@
-"""Davoodi & Lo Giudice: the per-class DCGAN (PyTorch DCGAN reference) at 64x64x1.
-
-Tables 1 and 2 of the paper list 3,574,656 (G) and 2,763,520 (D) parameters. Those are
-PyTorch *trainable* counts: convolutions without bias, BatchNorm weight + bias. The Keras
-twins below have exactly those trainable counts; Keras also stores BatchNorm moving mean and
-variance as non-trainable weights (1,920 in G, 1,792 in D), so compare
-``sum(w.size for w in model.trainable_weights)``, not ``count_params()``.
-
-PyTorch's ``ConvTranspose2d(k=4, s=2, p=1)`` and ``Conv2d(k=4, s=2, p=1)`` are Keras
-``padding="same"`` at even sizes; the first PyTorch ``ConvTranspose2d(100, 512, 4)`` on a
-1x1 input is a bias-free Dense to 4x4x512. Weights are N(0, 0.02), BatchNorm scales
-N(1, 0.02). D's last 4x4 "valid" convolution returns a **logit** (the sigmoid is folded into
-the loss). The paper does not give the dropout rate; the kit uses 0.3.
-
-Other sizes: G starts at ``image_size / 16`` and D's last kernel is ``image_size / 16``.
-"""
+"""Davoodi & Lo Giudice: the per-class DCGAN (PyTorch DCGAN reference) at 64x64x1. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 

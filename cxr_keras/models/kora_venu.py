@@ -1,29 +1,12 @@
-"""Kora Venu & Ravula (2021): the DCGAN that generates the Normal class of Kermany's set.
-
-Two variants, because the paper and its code differ:
-
-* ``"paper"`` (journal text, Figures 3-4): Dense to 8x8x1024, four Conv2DTranspose with
-  BatchNorm + ReLU, tanh output; D with five strided convolutions, BatchNorm on every layer but
-  the input one, LeakyReLU.
-* ``"code"`` (the published Keras code, which the preprint describes as convolutions with
-  LeakyReLU): no BatchNorm, LeakyReLU in G, a final 5x5 convolution with tanh; D with dropout
-  0.4 after each convolution.
-
-Both: z is 100-d standard normal; D is Conv 64 (stride 1) then 128/256/512/1024 (stride 2),
-flattened to one **logit** (the paper's sigmoid is folded into the loss). G starts at
-``image_size / 16`` (8x8 at 128), so any multiple of 16 works with the same layer count.
-"""
+"""Kora Venu & Ravula (2021): the DCGAN that generates the Normal class of Kermany's set. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
 import keras
 from keras import layers
 
-from cxr_keras.models.layers import (
-    LEAKY_SLOPE,
-    check_image_size,
-    dcgan_batch_norm,
-)
+from cxr_keras.models.layers import LEAKY_SLOPE, check_image_size, dcgan_batch_norm
 
 LATENT_DIM = 100
 LATENT_DISTRIBUTION = "normal"

@@ -1,12 +1,4 @@
-"""Building blocks shared by the papers' networks.
-
-Conventions used by every builder in :mod:`cxr_keras.models`:
-
-* images are ``channels_last`` and scaled to [-1, 1]; generators end in ``tanh``;
-* discriminators return one **logit** per image. The papers end their discriminators in a
-  sigmoid; here it is folded into the loss (``from_logits=True``), which is numerically safer
-  and gives identical probabilities through ``keras.ops.sigmoid``.
-"""
+"""Building blocks shared by the papers' networks. Details: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -155,14 +147,10 @@ def tap_block_shapes(kernel_size: tuple[int, int]) -> list[tuple[int, int]]:
 
 
 class TapSumConv2D(layers.Conv2D):
-    """A stride-1 ``Conv2D`` computed as a small convolution into many channels plus a shift-and-add.
-
-    A large kernel with few output filters (Ng & Gubbi's 16x16 conv, 128 -> 1 channel) runs far
-    below the CPU's peak as a direct convolution. Here the kernel is cut into ``r x c`` tap
-    blocks (:func:`tap_block_shape`, or ``block_shape``); one ``r x c`` convolution computes
-    every block as its own output channels, and the output is the sum of those maps shifted by
-    the blocks' offsets. Same weights, outputs and gradients as ``keras.layers.Conv2D`` up to
-    round-off. Only ``strides=1``, ``dilation_rate=1``, ``groups=1`` and ``channels_last``.
+    """A stride-1 ``Conv2D`` computed as a small convolution into many channels plus a shift-and-add
+    (same weights, outputs and gradients up to round-off; faster on CPU for a large kernel with
+    few filters). ``block_shape``: the tap blocks (default :func:`tap_block_shape`). Only
+    ``strides=1``, ``dilation_rate=1``, ``groups=1`` and ``channels_last``; docs/modules.md.
     """
 
     def __init__(self, filters, kernel_size, block_shape=None, **kwargs):

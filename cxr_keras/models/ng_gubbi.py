@@ -1,37 +1,12 @@
 """Ng & Gubbi: a plain and a label-conditioned GAN on NIH ChestX-ray14 at 128x128x1 (Keras).
-
-Plain GAN (paper Section 4.1.1):
-
-* D: four Conv2D(128, 5x5, stride 2) + LeakyReLU down to 8x8x128, flatten, dropout 0.4,
-  Dense(1). It returns a **logit**: the paper's sigmoid is folded into the loss.
-* G: z (100-d, standard normal) -> Dense to 8x8x64 -> four Conv2DTranspose(128, 4x4,
-  stride 2) + LeakyReLU up to 128x128x128 -> Conv2D(channels, 16x16, same) + tanh.
-
-Conditional GAN (Section 4.1.2), in the Keras label-embedding-channel style the paper cites:
-D's label goes Embedding(num_classes, 50) -> Dense(size*size) -> an extra image channel;
-G's label goes Embedding(50) -> Dense(8*8*64) -> an 8x8x64 map concatenated with the noise map
-to 8x8x128, then G's plain upsampling stack. (The text says "125" kernels for the conditional
-D, read as a typo for the plain D's 128.) LeakyReLU slopes are 0.2 and the noise projection is
-followed by a LeakyReLU, as in that Keras style; the paper does not print either.
-
-The 16x16 output convolution is a :class:`~cxr_keras.models.layers.TapSumConv2D` (same
-weights and outputs as ``Conv2D``, several times faster on CPU; ``fast_output_conv=False``:
-a plain ``Conv2D``).
-
-Sizes: G starts at ``image_size / 16`` and D always has four stride-2 convolutions, so any
-multiple of 16 keeps the paper's layer count.
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 
 import keras
 from keras import layers
 
-from cxr_keras.models.layers import (
-    LEAKY_SLOPE,
-    TapSumConv2D,
-    check_image_size,
-)
+from cxr_keras.models.layers import LEAKY_SLOPE, TapSumConv2D, check_image_size
 
 LATENT_DIM = 100
 LATENT_DISTRIBUTION = "normal"

@@ -1,10 +1,4 @@
-"""ResNet-18 for small inputs, the MedMNIST v2 way (functional API).
-
-A 3x3 stride-1 stem with no max-pool (so a 28 px image keeps its resolution into the first
-stage), then four stages of two basic residual blocks (64, 128, 256, 512 filters; stride 2
-from the second stage on), global average pooling and a softmax. ``width`` scales every
-stage's filters (64 is the standard network; a smaller width is a cheaper, stated variant).
-"""
+"""ResNet-18 for small inputs, the MedMNIST v2 way (functional API). Details: docs/modules.md."""
 
 from __future__ import annotations
 

@@ -1,27 +1,12 @@
-"""Salehinejad et al. (ICASSP 2018): the per-class DCGAN that balances five CXR classes.
-
-The paper gives a 128-d uniform(-1, 1) latent projected to 1,024 feature maps, then **six**
-fractionally-strided convolutions up to 256x256, and a discriminator of six convolutions.
-Kernel sizes and filter counts are not printed; the kit uses the DCGAN reference choices
-(5x5 kernels, stride 2, filters halving from 1,024, BatchNorm + ReLU in G, BatchNorm +
-LeakyReLU(0.2) in D, none on D's input layer).
-
-Image size adapts by the number of stride-2 steps: G starts at 4x4x1024 and uses
-``log2(image_size / 4)`` fractionally-strided convolutions (six at 256, three at 32); D mirrors
-it with the same number of stride-2 convolutions down to 4x4, then one linear unit. D returns a
-logit (the paper's sigmoid is folded into the loss).
-"""
+"""Salehinejad et al. (ICASSP 2018): the per-class DCGAN that balances five CXR classes. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
 import keras
 from keras import layers
 
-from cxr_keras.models.layers import (
-    dcgan_batch_norm,
-    dcgan_initializer,
-    power_of_two_steps,
-)
+from cxr_keras.models.layers import dcgan_batch_norm, dcgan_initializer, power_of_two_steps
 
 LATENT_DIM = 128
 LATENT_DISTRIBUTION = "uniform"

@@ -20,11 +20,7 @@ from cxr_keras.audits import SHORTCUT_AUC, non_disease_views, shortcut_caveat, s
 from cxr_keras.augment import oversample
 from cxr_keras.classifier_training import train_or_load_classifier
 from cxr_keras.data import DavoodiCovidDataset, PhantomDataset
-from cxr_keras.metrics import (
-    extract_features,
-    paired_difference,
-    report_with_ci,
-)
+from cxr_keras.metrics import extract_features, paired_difference, report_with_ci
 from cxr_keras.models import davoodi_cnn
 from cxr_keras.reproductions.gan_setup import build_compiled_gan
 from cxr_keras.reproductions.per_class_gan import (
@@ -90,17 +86,9 @@ def build_dcgan(image_size: int = 64, learning_rate: float = 2e-4, betas=(0.5, 0
 
 
 def train_class_gans(
-    images: Mapping[str, np.ndarray],
-    epochs: int,
-    out_dir: str | os.PathLike,
-    batch_size: int = 32,
-    quality_every: int = 0,
-    quality_images: int | None = None,
-    fid_dims: int = 768,
-    fid_model=None,
-    is_classifier=None,
-    seed: int = 0,
-    sample_every: int | None = None,
+    images: Mapping[str, np.ndarray], epochs: int, out_dir: str | os.PathLike, batch_size: int = 32,
+    quality_every: int = 0, quality_images: int | None = None, fid_dims: int = 768, fid_model=None,
+    is_classifier=None, seed: int = 0, sample_every: int | None = None,
     recipe: Mapping | None = None,
 ):
     """One DCGAN per class of ``recipe`` (None: the paper's; see
@@ -167,19 +155,10 @@ def table_4(report: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFrame:
 
 
 def run_cross_validation(
-    x: np.ndarray,
-    y: np.ndarray,
-    test: tuple[np.ndarray, np.ndarray],
-    class_names: Sequence[str],
-    out_dir: str | os.PathLike,
-    synthetic: Mapping[str, np.ndarray] | None = None,
-    folds: int = 4,
-    epochs: int = 300,
-    batch_size: int = 256,
-    learning_rate: float = 0.01,
-    momentum: float = 0.9,
-    n_boot: int = 200,
-    seed: int = 0,
+    x: np.ndarray, y: np.ndarray, test: tuple[np.ndarray, np.ndarray], class_names: Sequence[str],
+    out_dir: str | os.PathLike, synthetic: Mapping[str, np.ndarray] | None = None, folds: int = 4,
+    epochs: int = 300, batch_size: int = 256, learning_rate: float = 0.01, momentum: float = 0.9,
+    n_boot: int = 200, seed: int = 0,
 ) -> dict[str, pd.DataFrame]:
     """4-fold CV on the classic set and, with ``synthetic`` images by class, the augmented set
     and its oversampling control; runs cached in ``out_dir/<train_set>/fold-<f>/``.

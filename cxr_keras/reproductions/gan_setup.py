@@ -1,12 +1,5 @@
-"""The one way the four papers build and compile a GAN: :func:`build_compiled_gan`.
-
-Each notebook trains the paper's recipe and the kit's. A *recipe* is a plain mapping a profile
-YAML holds: optional ``architecture``, ``learning_rate`` and ``betas`` that replace the
-paper's, ``d_learning_rate`` (D's own rate; default the same as G's), plus the options
-:func:`cxr_keras.gan.split_recipe` accepts: the step's tricks (``label_smoothing``,
-``instance_noise``, ``d_steps``), the small-data options of :class:`cxr_keras.gan.TrainingOptions`
-and the discriminator's ``spectral_norm`` and ``minibatch_std``. The paper's recipe is ``{}``.
-"""
+"""The one way the four papers build and compile a GAN: :func:`build_compiled_gan`. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -34,16 +27,10 @@ def build_compiled_gan(architecture: str, image_size: int, channels: int = 1,
                        seed: int = 0, num_classes: int | None = None,
                        label_sampling: str = "uniform", class_prior: Sequence[float] | None = None,
                        recipe: Mapping | None = None, **model_kwargs):
-    """A compiled :class:`~cxr_keras.gan.GAN` (or, with ``num_classes``, a
-    :class:`~cxr_keras.gan.ConditionalGAN`) of the architecture ``architecture`` (a key of
-    :data:`cxr_keras.models.GAN_ARCHITECTURES`) with the paper's latent vector, and
-    Adam(``learning_rate``, ``betas``) for both networks (D's rate: the recipe's
-    ``d_learning_rate`` where it gives one).
-
-    Weights and latent draws follow ``seed`` without reseeding the global random state;
-    ``model_kwargs`` go to :func:`cxr_keras.models.build_gan_pair` (e.g. ``variant``,
-    ``latent_dim``), and a ``latent_dim`` there also sets the GAN's. ``recipe`` (see the
-    module docstring) overrides the architecture and optimizer and sets the training options.
+    """A compiled :class:`~cxr_keras.gan.GAN` (with ``num_classes``, a ``ConditionalGAN``) of
+    ``architecture`` with the paper's latent vector and Adam(``learning_rate``, ``betas``) for
+    both networks, built from ``seed``; ``recipe`` overrides architecture, optimizer and training
+    options, ``model_kwargs`` go to ``build_gan_pair``. Details: docs/modules.md.
     """
     recipe = dict(recipe or {})
     architecture = recipe.pop("architecture", architecture)

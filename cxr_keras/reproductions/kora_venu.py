@@ -139,28 +139,17 @@ def images_to_balance(frames: Mapping[str, pd.DataFrame], minority: str) -> int:
 
 
 def compare_augmentations(
-    methods: Sequence[str],
-    model_fn: Callable[[], keras.Model],
-    train: tuple[np.ndarray, np.ndarray],
-    test: tuple[np.ndarray, np.ndarray],
-    class_names: Sequence[str],
-    generated: np.ndarray | Mapping[str, np.ndarray] | None = None,
-    target_class: int = 0,
-    positive_class: int = 1,
-    out_dir: str | os.PathLike | None = None,
-    patient_ids: Sequence | None = None,
-    n_boot: int = 200,
-    seed: int = 0,
-    **train_kwargs,
+    methods: Sequence[str], model_fn: Callable[[], keras.Model],
+    train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+    class_names: Sequence[str], generated: np.ndarray | Mapping[str, np.ndarray] | None = None,
+    target_class: int = 0, positive_class: int = 1, out_dir: str | os.PathLike | None = None,
+    patient_ids: Sequence | None = None, n_boot: int = 200, seed: int = 0, **train_kwargs,
 ) -> pd.DataFrame:
     """Train one classifier per method with the same seed and budget; one row per method.
 
-    ``methods``: names of :data:`cxr_keras.augment.METHODS`, :data:`CONTROLS` or GAN methods
-    (``"gan"``, ``"gan_<recipe>"``: balanced with ``generated`` images of ``target_class``, an
-    array or ``{method: images}``). With ``out_dir`` each method's predictions are stamped in
-    ``out_dir/<method>/`` and reused. Columns: method, n_train, each TABLE_METRICS fraction with
-    ``_ci_low`` / ``_ci_high``, and ``paper_<metric>``; precision, recall and F1 of
-    ``positive_class``.
+    ``methods``: names of :data:`cxr_keras.augment.METHODS`, :data:`CONTROLS` or ``"gan"`` /
+    ``"gan_<recipe>"`` (balanced with ``generated`` images of ``target_class``); with
+    ``out_dir`` predictions are stamped and reused. Columns: docs/modules.md.
     """
     if not methods:
         raise ValueError("methods is empty: pass augmentation names and/or 'gan'")

@@ -1,14 +1,5 @@
 """Notebook 01's two GANs: the paper's recipe and the kit's, trained and judged the same way.
-
-A recipe (``gan_recipes`` in ``cxr_keras/profiles/kermany.yaml``) is the mapping
-:func:`cxr_keras.reproductions.gan_setup.build_compiled_gan` takes, plus an optional
-``channels`` (the paper's recipe keeps the profile's 3 channels, the kit's generates grayscale)
-and an optional ``batch_size`` (the profile's ``gan_batch_size`` otherwise).
-:func:`train_recipe` trains one on the Normal training images, resumably;
-:func:`recipe_health_samples` pairs each GAN's samples with the real Normal images it was
-trained on and held-out ones it never saw, at the GAN's channel count, for
-:func:`cxr_keras.health.measure_gan_health`.
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
 """Ng & Gubbi: a plain GAN and a label-conditioned GAN (cGAN) on 7 NIH ChestX-ray14 classes.
-
-The paper's Table 1 (D accuracies and losses) beside the kit's at the same fraction of
-training, and how much the cGAN's label changes its images (:func:`label_effect`,
-:func:`label_agreement`). Recipes may carry :data:`LABEL_OPTIONS`. Protocol:
-docs/reproductions.md.
-"""
+Details: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -28,10 +23,8 @@ PAPER_EPOCHS = 50
 # Table 1 of the paper: D accuracy on fake / real (fractions), D loss, G loss.
 PAPER_TABLE_1 = pd.DataFrame(
     {
-        "epoch": [10, 20, 30, 40, 50],
-        "d_acc_fake": [0.91, 0.86, 0.92, 0.91, 0.88],
-        "d_acc_real": [0.82, 0.79, 0.81, 0.86, 0.82],
-        "d_loss": [0.346, 0.367, 0.439, 0.447, 0.465],
+        "epoch": [10, 20, 30, 40, 50], "d_acc_fake": [0.91, 0.86, 0.92, 0.91, 0.88],
+        "d_acc_real": [0.82, 0.79, 0.81, 0.86, 0.82], "d_loss": [0.346, 0.367, 0.439, 0.447, 0.465],
         "g_loss": [2.62, 1.77, 2.51, 2.41, 2.46],
     }
 )
@@ -51,20 +44,15 @@ def split_label_options(recipe: Mapping | None) -> tuple[dict, dict]:
 
 
 def build_gans(
-    image_size: int,
-    num_classes: int,
-    label_sampling: str = "uniform",
-    class_prior: Sequence[float] | None = None,
-    learning_rate: float = 2e-4,
-    beta_1: float = 0.5,
-    seed: int = 0,
-    recipe: Mapping | None = None,
+    image_size: int, num_classes: int, label_sampling: str = "uniform",
+    class_prior: Sequence[float] | None = None, learning_rate: float = 2e-4, beta_1: float = 0.5,
+    seed: int = 0, recipe: Mapping | None = None,
 ):
     """The compiled plain GAN and cGAN (paper architectures) at ``image_size``, 1 channel.
 
     The paper says only "Adam"; the kit uses lr 2e-4 and beta1 0.5 (the DCGAN defaults).
-    ``class_prior`` is required with ``label_sampling="empirical"``. ``recipe`` (see the
-    module docstring) sets both GANs' training options; its ``label_sampling`` replaces the
+    ``class_prior`` is required with ``label_sampling="empirical"``. ``recipe`` (see
+    docs/modules.md) sets both GANs' training options; its ``label_sampling`` replaces the
     argument, and its ``balanced_batches`` is for :func:`training_batches`.
     """
     labels, engine = split_label_options(recipe)
@@ -186,13 +174,8 @@ def same_noise_figure(images: np.ndarray, class_names: Sequence[str]):
 
 
 def label_agreement(
-    requested: np.ndarray,
-    predicted_fake: np.ndarray,
-    y_real: np.ndarray,
-    predicted_real: np.ndarray,
-    class_names: Sequence[str],
-    n_boot: int = 200,
-    seed: int = 0,
+    requested: np.ndarray, predicted_fake: np.ndarray, y_real: np.ndarray,
+    predicted_real: np.ndarray, class_names: Sequence[str], n_boot: int = 200, seed: int = 0,
 ) -> pd.DataFrame:
     """Per class: agreement of a real-trained classifier with the cGAN's requested label, beside
     that classifier's accuracy on real test images of the class, with 95% bootstrap CIs.

@@ -38,15 +38,9 @@ TRAINING_KEYS = ("batch_size", "min_updates")  # recipe keys read here, not by t
 
 
 def train_per_class_gans(
-    images: Mapping[str, np.ndarray],
-    build_gan: Callable[[str, dict], object],
-    epochs: int,
-    out_dir: str | os.PathLike,
-    batch_size: int,
-    seed: int = 0,
-    resume: bool = True,
-    callbacks: Callable[[str, Path], list] | None = None,
-    sample_every: int | None = None,
+    images: Mapping[str, np.ndarray], build_gan: Callable[[str, dict], object], epochs: int,
+    out_dir: str | os.PathLike, batch_size: int, seed: int = 0, resume: bool = True,
+    callbacks: Callable[[str, Path], list] | None = None, sample_every: int | None = None,
     recipe: Mapping | None = None,
 ) -> tuple[dict[str, object], pd.DataFrame]:
     """Train ``build_gan(class_name, gan_recipe)`` on each class's images in
@@ -214,12 +208,8 @@ def _per_class(ratio, images, real_images, name: str) -> pd.Series:
 
 
 def filter_samples(
-    images: np.ndarray,
-    method: str = "none",
-    discriminator=None,
-    real_images: np.ndarray | None = None,
-    keep_fraction: float = 0.8,
-    copy_factor: float = 0.5,
+    images: np.ndarray, method: str = "none", discriminator=None,
+    real_images: np.ndarray | None = None, keep_fraction: float = 0.8, copy_factor: float = 0.5,
     outlier_factor: float = 1.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Apply one of :data:`FILTERS` to ``images``; return (kept images, boolean keep mask)."""
@@ -239,13 +229,9 @@ def filter_samples(
 
 
 def generate_filtered(
-    gans: Mapping[str, object],
-    counts: Mapping[str, int],
-    method: str = "none",
-    real_images: Mapping[str, np.ndarray] | None = None,
-    keep_fraction: float = 0.8,
-    max_rounds: int = 5,
-    seed: int = 0,
+    gans: Mapping[str, object], counts: Mapping[str, int], method: str = "none",
+    real_images: Mapping[str, np.ndarray] | None = None, keep_fraction: float = 0.8,
+    max_rounds: int = 5, seed: int = 0,
 ) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
     """Generate ``counts[class]`` images per class that pass the filter ``method``.
 

@@ -18,14 +18,8 @@ from cxr_keras.metrics.frechet import RankDeficientCovarianceWarning
 
 class QualityLogger(keras.callbacks.Callback):
     """Every ``every`` epochs (and at the last), FID (and IS when possible) of ``n_fake``
-    generated images against ``real_features``; rows go to ``csv_path``.
-
-    Rows: epoch, fid, inception_score, inception_score_std, n_real, n_fake, fid_dims. A
-    resumed run keeps earlier rows only when the folder's stamp says they were measured against
-    the same real features and settings (else :class:`~cxr_keras.fingerprint.StaleArtefactError`),
-    and rewrites the rows of the epochs it redoes. ``is_classifier`` None records IS
-    as unavailable (NaN). When there are fewer images than feature dimensions, that is said
-    once here rather than at every measurement (the counts are in every row).
+    generated images against ``real_features``; rows go to ``csv_path`` and are kept on resume
+    only when the folder's stamp matches. Details: docs/modules.md.
     """
 
     def __init__(self, csv_path: str | os.PathLike, real_features: np.ndarray, every: int,

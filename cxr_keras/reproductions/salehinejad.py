@@ -190,15 +190,8 @@ def caveats(counts: pd.DataFrame, gan_epochs: int, gan_batch_size: int,
             synthetic: Mapping[str, np.ndarray], real_by_class: Mapping[str, np.ndarray],
             runs: pd.DataFrame | None = None,
             test_patients: Mapping[str, int] | None = None, min_updates: int = 0) -> pd.DataFrame:
-    """Why this run's numbers may differ from the paper's, measured on this run: a
-    :func:`~cxr_keras.reproductions.verdicts.caveats_frame`.
-
-    ``counts`` has ``train``, ``val`` and ``test`` image counts per class (rows); ``synthetic``
-    and ``real_by_class`` are the DS3 synthetic and real training images by class; ``runs``
-    the per-run, per-class test accuracies of :func:`run_dcnn_experiment`;
-    ``test_patients`` the patients behind each class's test images; ``gan_batch_size`` and
-    ``min_updates`` those the GANs trained with (a recipe's, see
-    :func:`~cxr_keras.reproductions.per_class_gan.train_per_class_gans`).
+    """Why this run's numbers may differ from the paper's, measured on this run (a
+    :func:`~cxr_keras.reproductions.verdicts.caveats_frame`); the arguments: docs/modules.md.
     """
     counts = counts[["train", "val", "test"]].fillna(0).astype(int)
     names = list(counts.index)
@@ -253,22 +246,11 @@ def dcnn_optimizer(learning_rate: float, total_steps: int):
 
 
 def run_dcnn_experiment(
-    x: np.ndarray,
-    y: np.ndarray,
-    synthetic: Sequence[np.ndarray] | None,
-    val: tuple[np.ndarray, np.ndarray],
-    test: tuple[np.ndarray, np.ndarray],
-    class_names: Sequence[str],
-    out_dir,
-    runs: int = 3,
-    epochs: int = 100,
-    batch_size: int = 128,
-    learning_rate: float = 1e-3,
-    patience: int | None = 10,
-    factor: float = 2.0,
-    test_groups=None,
-    n_boot: int = 200,
-    seed: int = 0,
+    x: np.ndarray, y: np.ndarray, synthetic: Sequence[np.ndarray] | None,
+    val: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+    class_names: Sequence[str], out_dir, runs: int = 3, epochs: int = 100, batch_size: int = 128,
+    learning_rate: float = 1e-3, patience: int | None = 10, factor: float = 2.0, test_groups=None,
+    n_boot: int = 200, seed: int = 0,
 ) -> dict[str, pd.DataFrame]:
     """Train the DCNN on DS1, DS2 and DS3 ``runs`` times each; test every run.
 

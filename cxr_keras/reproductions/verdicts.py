@@ -1,11 +1,5 @@
-"""Claims, caveats and "paper | ours [CI]" cells: numbers in frames, prose in one place.
-
-Every paper module's ``claims()`` returns a frame of :data:`CLAIM_COLUMNS` and
-:data:`PAIRED_COLUMNS` (built with :func:`claim_row`), and its ``caveats()`` a frame of :data:`CAVEAT_COLUMNS` (built with
-:func:`caveat_rows`): one number per cell. :func:`claim_lines` and :func:`caveat_lines` turn
-them into the sentences the notebooks print, and :func:`paper_vs_ours` the table cells, so
-wording and number formats live only here. Importing this module loads no TensorFlow.
-"""
+"""Claims, caveats and "paper | ours [CI]" cells: numbers in frames, prose in one place. Details:
+docs/modules.md."""
 
 from __future__ import annotations
 
@@ -49,20 +43,10 @@ def claim_row(claim: str, measure: str, ours: Sequence[float] | float, held: boo
               versus: Sequence[float] | float = np.nan, paper: float = np.nan,
               generator: str | None = None, difference: Mapping | None = None,
               paper_difference: float = np.nan) -> dict:
-    """One claim: ``ours`` (and the ``versus`` it is compared with) as a value or (value, ci_low,
-    ci_high). Without ``held``, the claim holds when ``ours`` :func:`exceeds` ``versus``.
-
-    ``difference``: for "ours beats versus" judged on the paired difference, the
-    :func:`cxr_keras.metrics.paired_difference` of ours - versus (its ``difference``, ``low``,
-    ``high``, ``confidence``, ``sd_seeds``, ``sd_test``, ``detectable``), beside the paper's
-    ``paper_difference`` in the same units. Then, without ``held``, the claim holds when the
-    interval lies above 0, did not hold when below 0, and is inconclusive when it straddles 0
-    (the verdict says what the interval rules out and where the paper's difference lies).
-
-    ``generator``: for a claim that rests on generated images, the health verdict of the GAN
-    that made them (:func:`cxr_keras.health.gan_health`; for several GANs, the first
-    unhealthy one's, e.g. from :func:`generator_verdict`). Unless it is "healthy" the claim is
-    judged neither way: its verdict reads "inconclusive: the generator was <verdict>".
+    """One claim: ``ours`` (and ``versus``) as a value or (value, ci_low, ci_high); without
+    ``held`` it holds when ``ours`` :func:`exceeds` ``versus``, or, with a paired ``difference``,
+    when its interval lies above 0. A ``generator`` health verdict other than "healthy" makes
+    the claim inconclusive. Details: docs/modules.md.
     """
     ours, versus = _triple(ours), _triple(versus)
     paired = _paired(difference, paper_difference)
